@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Build the book to _build/html, executing every notebook; warnings are errors.
+# Usage: bash tools/build_book.sh        (full training budgets)
+#        PPO_GRPO_LAB_QUICK=1 bash tools/build_book.sh   (small budgets, as in CI)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/tools/setup_env.sh"
+cd "$ROOT"
+jupyter-book build . -W -n --keep-going "$@"
+echo "[book] open $ROOT/_build/html/index.html"
