@@ -20,6 +20,7 @@ from .aggregation import AGGREGATIONS, aggregate, aggregate_dapo, aggregate_dr_g
 from .device import resolve_device
 from .entropy import entropy
 from .gae import gae, gae_loop
+from .history import History
 from .group import group_advantages, zero_std_groups
 from .kl import KL_ESTIMATORS, kl_k1, kl_k2, kl_k3
 from .quick import budget, quick_mode
@@ -34,5 +35,5 @@ __all__ = [
     "AGGREGATIONS", "aggregate", "aggregate_dapo", "aggregate_dr_grpo", "aggregate_grpo", "masked_mean",
     "resolve_device", "entropy", "gae", "gae_loop", "group_advantages", "zero_std_groups",
     "KL_ESTIMATORS", "kl_k1", "kl_k2", "kl_k3", "budget", "quick_mode", "discounted_returns",
-    "clipped_objective", "clipped_surrogate", "td_residuals", "value_loss",
+    "clipped_objective", "clipped_surrogate", "td_residuals", "value_loss", "History",
 ]
