@@ -31,8 +31,7 @@ def entropy(logits: Tensor) -> Tensor:
         raise ValueError(f"logits: expected shape [..., A] with A >= 1 actions, got {tuple(logits.shape)}")
     if not torch.is_floating_point(logits):
         raise ValueError(f"logits: expected a floating-point tensor, got dtype {logits.dtype}")
-    if bool(torch.isnan(logits).any()) or bool(torch.isposinf(logits).any()):
-        check_finite(logits=torch.nan_to_num(logits, neginf=0.0))
+    check_finite(logits=torch.where(torch.isneginf(logits), torch.zeros_like(logits), logits))  # -inf is allowed
     if bool(torch.isneginf(logits).all(dim=-1).any()):
         raise ValueError("logits: expected at least one finite logit per row, got a row of all -inf")
     log_p = torch.log_softmax(logits, dim=-1)
