@@ -1,0 +1,24 @@
+"""Exercise ``baseline_advantage`` (chapter 2): replace the body with your own code, then run
+``check("baseline_advantage", baseline_advantage)`` (``from ppo_grpo_lab.grade import check``) or
+``python -m ppo_grpo_lab.grade baseline_advantage``.
+"""
+from __future__ import annotations
+
+__all__ = ["baseline_advantage"]
+
+
+def baseline_advantage(rewards, values):
+    r"""Advantage with the critic as baseline (chapter 2).
+
+    .. math::
+
+        A_i = R_i - V(s_i)
+
+    Args:
+        rewards: (Tensor, [N]) rewards ``R_i``.
+        values: (Tensor, [N]) the critic's expected score ``V(s_i)``.
+
+    Returns:
+        (Tensor, [N]) advantages ``A_i``.
+    """
+    raise NotImplementedError("exercise 'baseline_advantage': write your solution here")

@@ -1,0 +1,27 @@
+"""Exercise ``group_advantages`` (chapter 5): replace the body with your own code, then run
+``check("group_advantages", group_advantages)`` (``from ppo_grpo_lab.grade import check``) or
+``python -m ppo_grpo_lab.grade group_advantages``.
+"""
+from __future__ import annotations
+
+__all__ = ["group_advantages"]
+
+
+def group_advantages(rewards, eps=1e-4):
+    r"""GRPO's group-relative advantages (chapter 5).
+
+    .. math::
+
+        \hat A_{b,i} = \frac{r_{b,i} - \operatorname{mean}_j r_{b,j}}{\operatorname{std}_j r_{b,j} + \varepsilon}
+
+    The std is the sample std of each group (Bessel's correction, ``torch.std``'s default).
+    A group whose rewards are all equal carries no signal: its advantages must be exactly 0.
+
+    Args:
+        rewards: (Tensor, [B, G]) B questions, G sampled answers each (G >= 2).
+        eps: ε added to the std.
+
+    Returns:
+        (Tensor, [B, G]) advantages.
+    """
+    raise NotImplementedError("exercise 'group_advantages': write your solution here")

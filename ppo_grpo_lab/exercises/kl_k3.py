@@ -1,0 +1,24 @@
+"""Exercise ``kl_k3`` (chapter 4): replace the body with your own code, then run
+``check("kl_k3", kl_k3)`` (``from ppo_grpo_lab.grade import check``) or
+``python -m ppo_grpo_lab.grade kl_k3``.
+"""
+from __future__ import annotations
+
+__all__ = ["kl_k3"]
+
+
+def kl_k3(log_probs, ref_log_probs):
+    r"""The k3 estimator of KL(π_θ ‖ π_ref), per sample (chapter 4).
+
+    .. math::
+
+        \log\rho = \log\pi_\text{ref}(a) - \log\pi_\theta(a), \qquad k_3 = \rho - 1 - \log\rho \ \ (\ge 0)
+
+    Args:
+        log_probs: (Tensor, any shape S) ``log π_θ(a)`` at samples a ∼ π_θ.
+        ref_log_probs: (Tensor, S) ``log π_ref(a)`` at the same samples.
+
+    Returns:
+        (Tensor, S) k3 per element (no averaging).
+    """
+    raise NotImplementedError("exercise 'kl_k3': write your solution here")

@@ -1,0 +1,111 @@
+"""Reference solutions the grader compares against, one per exercise.
+
+Where the package already implements the concept, the reference *is* the package's
+function (so the book, the package and the grader can never disagree); the few
+exercises without a package counterpart get a one-line reference here.
+
+Spoiler warning: reading this file gives the answers away.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..aggregation import aggregate_grpo as _aggregate_grpo
+from ..gae import gae as _gae
+from ..group import group_advantages as _group_advantages
+from ..kl import kl_k3 as _kl_k3
+from ..returns import discounted_returns as _discounted_returns
+from ..surrogate import clipped_surrogate as _clipped_surrogate
+from ..td import td_residuals as _td_residuals
+from ..value import value_loss as _value_loss
+
+__all__ = [
+    "reinforce_loss", "baseline_advantage", "clipped_surrogate", "kl_k3", "group_advantages",
+    "discounted_returns", "td_residuals", "gae", "q_from_v", "value_loss", "n_step_advantages",
+    "aggregate_grpo", "REFERENCES",
+]
+
+
+def reinforce_loss(log_probs: Tensor, rewards: Tensor) -> Tensor:
+    """``−mean(log π(a_i) · R_i)``; log_probs, rewards: [N] → 0-d."""
+    return -(log_probs * rewards).mean()
+
+
+def baseline_advantage(rewards: Tensor, values: Tensor) -> Tensor:
+    """``A_i = R_i − V(s_i)``; [N], [N] → [N]."""
+    return rewards - values
+
+
+def clipped_surrogate(log_probs, old_log_probs, advantages, clip_eps):
+    """PPO's clipped loss (:func:`ppo_grpo_lab.clipped_surrogate`, loss only)."""
+    return _clipped_surrogate(log_probs, old_log_probs, advantages, clip_eps=clip_eps)[0]
+
+
+def kl_k3(log_probs, ref_log_probs):
+    """k3 per element (:func:`ppo_grpo_lab.kl_k3`)."""
+    return _kl_k3(log_probs, ref_log_probs)
+
+
+def group_advantages(rewards, eps=1e-4):
+    """Group-std-scaled advantages (:func:`ppo_grpo_lab.group_advantages` with ``scale="group"``)."""
+    return _group_advantages(rewards, scale="group", eps=eps)
+
+
+def discounted_returns(rewards, terminated, truncated, next_values, gamma):
+    """Returns with termination/truncation (:func:`ppo_grpo_lab.discounted_returns`)."""
+    return _discounted_returns(rewards, terminated, truncated, next_values, gamma=gamma)
+
+
+def td_residuals(rewards, values, next_values, terminated, gamma):
+    """δ_t (:func:`ppo_grpo_lab.td_residuals`)."""
+    return _td_residuals(rewards, values, next_values, terminated, gamma=gamma)
+
+
+def gae(rewards, values, next_values, terminated, truncated, gamma, lam):
+    """GAE advantages (:func:`ppo_grpo_lab.gae`, advantages only)."""
+    return _gae(rewards, values, next_values, terminated, truncated, gamma=gamma, lam=lam)[0]
+
+
+def q_from_v(P: Tensor, R: Tensor, V: Tensor, gamma: float) -> Tensor:
+    """``Q = R + γ P V``; P [S, A, S], R [S, A], V [S] → [S, A]."""
+    return R + gamma * P @ V
+
+
+def value_loss(values, targets, old_values, clip_eps):
+    """Clipped critic loss (:func:`ppo_grpo_lab.value_loss` with clipping, loss only)."""
+    return _value_loss(values, targets, old_values=old_values, clip_eps=clip_eps)[0]
+
+
+def _n_step_local(rewards, values, next_values, terminated, truncated, gamma, n):
+    """n-step advantage, written as a loop: ``Σ_{k<m} γ^k δ_{t+k}`` with the sum cut at an
+    episode end or at the end of the rollout (``m ≤ n``). Used until ``ppo_grpo_lab.nstep`` exists."""
+    if int(n) != n or n < 1:
+        raise ValueError(f"n: expected an integer >= 1, got {n}")
+    delta = _td_residuals(rewards, values, next_values, terminated, gamma=gamma)
+    done = terminated.bool() | truncated.bool()
+    T = delta.shape[0]
+    out = torch.zeros_like(delta)
+    for t in range(T):
+        alive = torch.ones_like(delta[0])  # 1 while the episode that holds step t continues
+        for k in range(min(int(n), T - t)):
+            out[t] += alive * gamma**k * delta[t + k]
+            alive = alive * (~done[t + k]).to(delta.dtype)
+    return out
+
+
+def n_step_advantages(rewards, values, next_values, terminated, truncated, gamma, n):
+    """n-step advantages (:func:`ppo_grpo_lab.nstep.n_step_advantages` when available)."""
+    try:
+        from ..nstep import n_step_advantages as pkg
+    except ImportError:
+        return _n_step_local(rewards, values, next_values, terminated, truncated, gamma, n)
+    return pkg(rewards, values, next_values, terminated, truncated=truncated, gamma=gamma, n=n)
+
+
+def aggregate_grpo(per_token, mask):
+    """Per-sequence mean, then mean over sequences (:func:`ppo_grpo_lab.aggregate_grpo`)."""
+    return _aggregate_grpo(per_token, mask)
+
+
+REFERENCES = {name: globals()[name] for name in __all__ if name != "REFERENCES"}
