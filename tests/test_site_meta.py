@@ -1,0 +1,230 @@
+"""The website's metadata is consistent: Colab cells, clean notebooks, toc, API page, links.
+
+_config.yml is the single source of truth for the Colab install cell:
+``colab_install.package`` + ``repository.url`` + ``colab_install.ref``.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import ppo_grpo_lab
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+NOTEBOOKS = sorted(BOOK.glob("*.ipynb"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+
+GUARD = 'if "google.colab" in sys.modules:'
+
+
+def expected_install_spec() -> str:
+    c = CONFIG["colab_install"]
+    return f'{c["package"]} @ git+{CONFIG["repository"]["url"]}@{c["ref"]}'
+
+
+def _source(cell) -> str:
+    src = cell["source"]
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _toc_files(node) -> list[str]:
+    out = []
+    if isinstance(node, dict):
+        for key in ("root", "file"):
+            if key in node:
+                out.append(node[key])
+        for value in node.values():
+            if isinstance(value, (list, dict)):
+                out += _toc_files(value)
+    elif isinstance(node, list):
+        for item in node:
+            out += _toc_files(item)
+    return out
+
+
+def check_colab_cell(source: str, tags: list[str]) -> list[str]:
+    """Problems with a notebook's first cell (empty list: fine)."""
+    problems = []
+    if "colab-install" not in tags:
+        problems.append(f"first cell not tagged 'colab-install' (tags {tags})")
+    lines = source.splitlines()
+    if "import sys" not in lines:
+        problems.append("first cell does not 'import sys'")
+    if GUARD not in lines:
+        problems.append(f"first cell lacks the guard {GUARD!r}")
+        return problems
+    body = lines[lines.index(GUARD) + 1:]
+    pips = [l for l in lines if "pip install" in l]
+    if not pips:
+        problems.append("first cell has no 'pip install'")
+    for l in pips:
+        if l not in body or not l.startswith((" ", "\t")):
+            problems.append(f"'pip install' runs outside the Colab guard: {l.strip()!r}")
+        specs = re.findall(r'"([^"]+)"', l)
+        if specs != [expected_install_spec()]:
+            problems.append(f"install spec {specs} differs from _config.yml's {expected_install_spec()!r}")
+    return problems
+
+
+# ---------------------------------------------------------------- config itself
+
+def test_config_has_colab_source_of_truth():
+    c = CONFIG["colab_install"]
+    assert CONFIG["repository"]["url"].startswith("https://github.com/")
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", c["ref"]), c["ref"]
+    assert c["ref"] == f"v{ppo_grpo_lab.__version__}", "the Colab pin must be the tag of this package version"
+    assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+
+
+def test_py2nb_writes_the_configured_colab_cell():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import py2nb
+    finally:
+        sys.path.pop(0)
+    nb = py2nb.convert("# %% [markdown]\n# # T\n")
+    first = nb.cells[0]
+    assert check_colab_cell(first.source, first.metadata.get("tags", [])) == []
+
+
+def test_colab_checker_catches_bad_cells():
+    good = f'import sys\n{GUARD}\n    %pip install -q "{expected_install_spec()}"'
+    assert check_colab_cell(good, ["colab-install"]) == []
+    assert check_colab_cell(good, [])  # missing tag
+    assert check_colab_cell(good.replace("@v", "@v9"), ["colab-install"])  # wrong tag
+    assert check_colab_cell(good.replace(GUARD, "if True:"), ["colab-install"])  # no guard
+    unguarded = f'import sys\n{GUARD}\n    pass\n%pip install -q "{expected_install_spec()}"'
+    assert check_colab_cell(unguarded, ["colab-install"])
+
+
+# ---------------------------------------------------------------- notebooks
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 11
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_starts_with_guarded_colab_cell(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    first = nb["cells"][0]
+    assert first["cell_type"] == "code"
+    problems = check_colab_cell(_source(first), first.get("metadata", {}).get("tags", []))
+    assert not problems, f"{path.name}: " + "; ".join(problems)
+    others = [i for i, c in enumerate(nb["cells"][1:], 1) if "colab-install" in c.get("metadata", {}).get("tags", [])]
+    assert not others, f"{path.name}: extra colab-install cells at {others}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_stored_without_outputs(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        assert cell.get("outputs") == [], f"{path.name} cell {i} has outputs"
+        assert cell.get("execution_count") is None, f"{path.name} cell {i} has an execution count"
+
+
+# ---------------------------------------------------------------- toc
+
+def test_every_toc_file_exists():
+    files = _toc_files(TOC)
+    assert "book/intro" in files and len(files) >= 12
+    missing = [f for f in files if not any((ROOT / f"{f}{ext}").is_file() for ext in ("", ".md", ".ipynb"))]
+    assert not missing, f"toc entries without a file: {missing}"
+    assert len(files) == len(set(files)), "a toc entry is listed twice"
+
+
+def test_every_book_page_is_in_toc():
+    listed = set(_toc_files(TOC))
+    pages = {f"book/{p.stem}" for p in BOOK.iterdir() if p.suffix in (".md", ".ipynb")}
+    assert pages - listed == set(), "pages in book/ missing from _toc.yml (only_build_toc_files skips them)"
+
+
+# ---------------------------------------------------------------- API page and links
+
+def test_api_page_covers_every_subpackage():
+    api = (BOOK / "api.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\.\. ppo-api:: (\S+)", api, flags=re.M))
+    assert "ppo_grpo_lab" in documented
+    subpackages = {
+        info.name for info in pkgutil.iter_modules(ppo_grpo_lab.__path__, prefix="ppo_grpo_lab.")
+        if info.ispkg and not info.name.rsplit(".", 1)[1].startswith("_")
+    }
+    assert subpackages - documented == set(), "add a '.. ppo-api::' section to book/api.md for these"
+
+
+def test_api_extension_is_configured():
+    sphinx = CONFIG["sphinx"]
+    assert {"sphinx.ext.autodoc", "sphinx.ext.napoleon"} <= set(sphinx["extra_extensions"])
+    for name, path in sphinx["local_extensions"].items():
+        assert (ROOT / path / f"{name}.py").is_file()
+
+
+def test_api_members_are_defined_here():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import sphinx_api
+    finally:
+        sys.path.pop(0)
+    gae_members = sphinx_api.documented_members(importlib.import_module("ppo_grpo_lab.gae"))
+    assert gae_members == ["gae_loop", "gae"]
+    assert sphinx_api.documented_members(ppo_grpo_lab) == []  # re-exports are documented at home
+    core = sphinx_api.module_names("ppo_grpo_lab", flat=True)
+    assert "ppo_grpo_lab.returns" in core and "ppo_grpo_lab.envs" not in core
+    assert sphinx_api._missing("ppo_grpo_lab.no_such_module")
+
+
+PY_ROLE = re.compile(r"\{py:(?:func|class|meth|mod|obj)\}`(?:[^<`]*<)?([\w.]+)>?`")
+
+
+@pytest.mark.parametrize("page", ["equations.md", "api.md", "glossary.md", "how_to_run.md"])
+def test_python_references_resolve(page):
+    text = (BOOK / page).read_text(encoding="utf-8")
+    targets = PY_ROLE.findall(text)
+    bad = []
+    for target in targets:
+        parts = target.split(".")
+        for cut in range(len(parts), 0, -1):  # longest importable module prefix
+            try:
+                obj = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            try:
+                for attr in parts[cut:]:
+                    obj = getattr(obj, attr)
+            except AttributeError:
+                bad.append(target)
+            break
+        else:
+            bad.append(target)
+    assert not bad, f"{page}: references to missing objects: {bad}"
+    if page == "equations.md":
+        assert len(targets) >= 20
+
+
+def test_equations_page_covers_core_functions():
+    text = (BOOK / "equations.md").read_text(encoding="utf-8")
+    linked = {t.rsplit(".", 1)[1] for t in PY_ROLE.findall(text)}
+    core = {"discounted_returns", "td_residuals", "gae", "gae_loop", "group_advantages", "clipped_objective",
+            "clipped_surrogate", "value_loss", "entropy", "kl_k1", "kl_k2", "kl_k3", "aggregate_grpo",
+            "aggregate_dr_grpo", "aggregate_dapo"}
+    assert core - linked == set()
+
+
+def test_how_to_run_names_the_commands():
+    text = (BOOK / "how_to_run.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for cmd in ("bash tools/build_book.sh", "bash tools/test.sh"):
+        assert cmd in readme and cmd in text
+    assert "python -m ppo_grpo_lab.grade" in text
+    assert "PPO_GRPO_LAB_QUICK=1" in text
+    assert expected_install_spec() in text, "how_to_run.md shows a stale Colab install line"
