@@ -8,13 +8,13 @@ Spoiler warning: reading this file gives the answers away.
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from ..aggregation import aggregate_grpo as _aggregate_grpo
 from ..gae import gae as _gae
 from ..group import group_advantages as _group_advantages
 from ..kl import kl_k3 as _kl_k3
+from ..nstep import n_step_advantages as _n_step_advantages
 from ..returns import discounted_returns as _discounted_returns
 from ..surrogate import clipped_surrogate as _clipped_surrogate
 from ..td import td_residuals as _td_residuals
@@ -77,30 +77,9 @@ def value_loss(values, targets, old_values, clip_eps):
     return _value_loss(values, targets, old_values=old_values, clip_eps=clip_eps)[0]
 
 
-def _n_step_local(rewards, values, next_values, terminated, truncated, gamma, n):
-    """n-step advantage, written as a loop: ``Σ_{k<m} γ^k δ_{t+k}`` with the sum cut at an
-    episode end or at the end of the rollout (``m ≤ n``). Used until ``ppo_grpo_lab.nstep`` exists."""
-    if int(n) != n or n < 1:
-        raise ValueError(f"n: expected an integer >= 1, got {n}")
-    delta = _td_residuals(rewards, values, next_values, terminated, gamma=gamma)
-    done = terminated.bool() | truncated.bool()
-    T = delta.shape[0]
-    out = torch.zeros_like(delta)
-    for t in range(T):
-        alive = torch.ones_like(delta[0])  # 1 while the episode that holds step t continues
-        for k in range(min(int(n), T - t)):
-            out[t] += alive * gamma**k * delta[t + k]
-            alive = alive * (~done[t + k]).to(delta.dtype)
-    return out
-
-
 def n_step_advantages(rewards, values, next_values, terminated, truncated, gamma, n):
-    """n-step advantages (:func:`ppo_grpo_lab.nstep.n_step_advantages` when available)."""
-    try:
-        from ..nstep import n_step_advantages as pkg
-    except ImportError:
-        return _n_step_local(rewards, values, next_values, terminated, truncated, gamma, n)
-    return pkg(rewards, values, next_values, terminated, truncated=truncated, gamma=gamma, n=n)
+    """n-step advantages (:func:`ppo_grpo_lab.nstep.n_step_advantages`)."""
+    return _n_step_advantages(rewards, values, next_values, terminated, truncated=truncated, gamma=gamma, n=n)
 
 
 def aggregate_grpo(per_token, mask):

@@ -27,7 +27,11 @@ def _load_file(path: str):
         raise SystemExit(f"--file: expected a Python file, got {path!r} (not found)")
     spec = importlib.util.spec_from_file_location(f"_graded_{p.stem}", p)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        print(f"--file: importing {path} raised {type(exc).__name__}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     return module
 
 

@@ -252,7 +252,11 @@ def run_exercise(ex: Exercise, fn: Callable, seed: int | None = None) -> Result:
         return Result(ex.name, "failed", n, seed,
                       f"{ex.name}: FAILED on {exc}\n"
                       f"Reproduce with check({ex.name!r}, your_function, seed={seed}).")
-    n_vis = len(ex.visible())
-    return Result(ex.name, "passed", n, seed,
-                  f"{ex.name}: passed ({n_vis} visible example{'s' if n_vis != 1 else ''}, "
-                  f"{ex.n_hidden} hidden cases, {len(ex.properties)} property checks; seed {seed}).")
+    parts = [_plural(len(ex.visible()), "visible example"), _plural(ex.n_hidden, "hidden case")]
+    if ex.properties:
+        parts.append(_plural(len(ex.properties), "property check"))
+    return Result(ex.name, "passed", n, seed, f"{ex.name}: passed ({', '.join(parts)}; seed {seed}).")
+
+
+def _plural(k: int, word: str) -> str:
+    return f"{k} {word}{'' if k == 1 else 's'}"
