@@ -37,7 +37,7 @@ from ..history import History
 from ..kl import KL_ESTIMATORS
 from ..surrogate import clipped_surrogate
 from ..value import value_loss
-from .exact import exact_kl, expected_reward
+from .exact import exact_kl, expected_reward, state_values
 from .gradients import BASELINES, reinforce_loss
 from .policy import TabularCritic, TabularSoftmaxPolicy
 
@@ -136,7 +136,8 @@ def train_bandit(cfg: BanditConfig, env_id: str = "ppo_grpo_lab/ExamBandit-v0", 
     ``stats/kl_ref`` mean k̂ (chosen estimator) on the batch; ``stats/kl_ref_exact`` exact E_s KL(π_θ ‖ π_ref);
     ``stats/clip_frac``, ``stats/approx_kl`` (last epoch; see :func:`~ppo_grpo_lab.surrogate.clipped_surrogate`);
     ``stats/zero_std_frac`` share of groups with all-equal scores (GRPO);
-    ``policy/<student>/<action>`` the probability π_θ(action | student).
+    ``policy/<student>/<action>`` the probability π_θ(action | student);
+    ``value/<student>`` the critic's V_ψ(s) and ``value_exact/<student>`` the exact V^π(s).
     """
     import ppo_grpo_lab.envs  # noqa: F401  (registers the env id)
 
@@ -197,7 +198,11 @@ def train_bandit(cfg: BanditConfig, env_id: str = "ppo_grpo_lab/ExamBandit-v0", 
             rec = {"reward/mean": rewards.mean(), "reward/expected": expected_reward(probs, model),
                    "loss/kl": cfg.kl_beta * kl.detach(), "stats/kl_ref": kl.detach(),
                    "stats/kl_ref_exact": exact_kl(probs, model.reference_probs, model), **stats}
+            v_exact = state_values(probs, model)
             for si, sn in enumerate(model.students):
+                rec[f"value_exact/{sn}"] = v_exact[si]
+                if critic is not None:
+                    rec[f"value/{sn}"] = critic.values.detach()[si]
                 for ai, an in enumerate(model.actions):
                     rec[f"policy/{sn}/{an}"] = probs[si, ai]
             hist.log((update + 1) * cfg.batch_size, rec)
