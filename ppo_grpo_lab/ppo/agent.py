@@ -1,0 +1,119 @@
+"""The actor-critic network: a policy π_θ(a|s) and a value function V_ψ(s), two separate MLPs.
+
+Orthogonal initialisation (an implementation detail of PPO's reference code): every
+weight matrix is orthogonal, biases are 0, with gain √2 in the hidden layers, 0.01 in
+the policy head (the first policy is almost uniform, so exploration starts high) and
+1 in the value head.
+
+Discrete actions (``Discrete(A)``): the actor outputs A logits, π = softmax(logits).
+Continuous actions (``Box`` of shape [D]): the actor outputs the mean μ(s) of a diagonal
+Gaussian whose log standard deviation is a learned, state-independent vector
+(initialised to 0); the log-probability of an action sums over the D dimensions.
+Actions are not squashed; the environment clips them.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from gymnasium import spaces
+from torch import Tensor, nn
+
+from ..entropy import entropy as categorical_entropy
+
+__all__ = ["ActorCritic", "check_spaces"]
+
+
+def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
+    """Raise ``ValueError`` naming the space if PPO here cannot handle it."""
+    if not (isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 1):
+        raise ValueError(f"observation space: expected a flat Box of shape [obs_dim], got {observation_space}")
+    if isinstance(action_space, spaces.Discrete):
+        return
+    if isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
+        return
+    raise ValueError(f"action space: expected Discrete(A) or a flat Box of shape [D], got {action_space}; "
+                     "MultiDiscrete, MultiBinary, Dict and Tuple spaces are not supported")
+
+
+def _layer(n_in: int, n_out: int, gain: float) -> nn.Linear:
+    layer = nn.Linear(n_in, n_out)
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+def _mlp(n_in: int, hidden: tuple[int, ...], n_out: int, out_gain: float, activation: str) -> nn.Sequential:
+    act = {"tanh": nn.Tanh, "relu": nn.ReLU}[activation]
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [_layer(n_in, h, math.sqrt(2)), act()]
+        n_in = h
+    layers.append(_layer(n_in, n_out, out_gain))
+    return nn.Sequential(*layers)
+
+
+class ActorCritic(nn.Module):
+    """Separate actor and critic MLPs.
+
+    Args:
+        observation_space: single-env ``Box`` of shape [obs_dim].
+        action_space: single-env ``Discrete(A)`` or ``Box`` of shape [D].
+        hidden_sizes: hidden widths, e.g. (64, 64).
+        activation: ``"tanh"`` or ``"relu"``.
+    """
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
+                 hidden_sizes: tuple[int, ...] = (64, 64), activation: str = "tanh"):
+        super().__init__()
+        check_spaces(observation_space, action_space)
+        obs_dim = int(observation_space.shape[0])
+        self.discrete = isinstance(action_space, spaces.Discrete)
+        n_out = int(action_space.n) if self.discrete else int(action_space.shape[0])
+        self.critic = _mlp(obs_dim, hidden_sizes, 1, 1.0, activation)
+        self.actor = _mlp(obs_dim, hidden_sizes, n_out, 0.01, activation)
+        self.log_std = None if self.discrete else nn.Parameter(torch.zeros(n_out))
+
+    def value(self, obs: Tensor) -> Tensor:
+        """V_ψ(s): obs [B, obs_dim] → [B]."""
+        return self.critic(obs).squeeze(-1)
+
+    def _log_prob_entropy(self, out: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+        if self.discrete:
+            log_p = torch.log_softmax(out, dim=-1)  # [B, A]
+            return log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1), categorical_entropy(out)
+        log_std = self.log_std.expand_as(out)  # [B, D]
+        z = (actions - out) / log_std.exp()
+        log_prob = (-0.5 * z.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        ent = (0.5 + 0.5 * math.log(2 * math.pi) + log_std).sum(-1)
+        return log_prob, ent
+
+    def evaluate(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """For the loss: ``(log π_θ(a|s) [B], entropy [B], V_ψ(s) [B], actor output)``.
+
+        The actor output is the logits [B, A] (discrete) or the mean μ [B, D] (continuous).
+        """
+        out = self.actor(obs)
+        log_prob, ent = self._log_prob_entropy(out, actions)
+        return log_prob, ent, self.value(obs), out
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Sample a ~ π_θ(·|s) with ``generator``: returns ``(actions [B] or [B, D], log π [B], V [B])``."""
+        out = self.actor(obs)
+        if self.discrete:
+            probs = torch.softmax(out, dim=-1)
+            actions = torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # [B]
+        else:
+            noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
+            actions = out + self.log_std.exp() * noise  # [B, D]
+        log_prob, _ = self._log_prob_entropy(out, actions)
+        return actions, log_prob, self.value(obs)
+
+    @staticmethod
+    def env_actions(actions: Tensor, action_space: spaces.Space):
+        """Actions as the env wants them (numpy for Gymnasium envs is done by the caller)."""
+        if isinstance(action_space, spaces.Box):
+            return actions.clamp(torch.as_tensor(action_space.low, device=actions.device),
+                                 torch.as_tensor(action_space.high, device=actions.device))
+        return actions
