@@ -111,6 +111,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
         self.state = torch.zeros(num_envs, 4, dtype=dtype, device=self.device)  # [N, 4]
         self.elapsed = torch.zeros(num_envs, dtype=torch.long, device=self.device)  # [N]
         self._reward = torch.ones(num_envs, dtype=torch.float32, device=self.device)  # [N]
+        self._limits = torch.tensor([X_THRESHOLD, THETA_THRESHOLD], dtype=dtype, device=self.device)
         self._needs_reset = True
 
     def _seed(self, seed: int | None) -> None:
@@ -122,8 +123,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
 
     def _initial_states(self) -> Tensor:
         """Fresh initial states ``U(-0.05, 0.05)^4``, [N, 4]."""
-        u = torch.rand(self.num_envs, 4, generator=self.generator, device=self.device, dtype=self.dtype)
-        return u.mul_(2 * RESET_BOUND).sub_(RESET_BOUND)
+        u = torch.empty(self.num_envs, 4, device=self.device, dtype=self.dtype)
+        return u.uniform_(-RESET_BOUND, RESET_BOUND, generator=self.generator)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Tensor, dict]:
         """Reset every env; ``seed`` reseeds the generator. Returns ``(obs [N, 4], {})``."""
@@ -153,18 +154,23 @@ class TorchCartPoleVectorEnv(VectorEnv):
         if self._needs_reset:
             raise RuntimeError("step() called before reset(); call env.reset(seed=...) first")
         a = self._as_actions(actions)
-        x, x_dot, theta, theta_dot = self.state.unbind(1)  # each [N]
-        force = torch.where(a != 0, FORCE_MAG, -FORCE_MAG).to(self.dtype)
+        x_dot, theta, theta_dot = self.state[:, 1], self.state[:, 2], self.state[:, 3]  # each [N]
+        force = a.to(self.dtype).mul_(2 * FORCE_MAG).sub_(FORCE_MAG)  # ±F
         cos, sin = torch.cos(theta), torch.sin(theta)
-        temp = (force + POLEMASS_LENGTH * theta_dot.square() * sin) / TOTAL_MASS
-        theta_acc = (GRAVITY * sin - cos * temp) / (
-            HALF_LENGTH * (4.0 / 3.0 - MASS_POLE * cos.square() / TOTAL_MASS))
-        x_acc = temp - POLEMASS_LENGTH * theta_acc * cos / TOTAL_MASS
-        # Explicit Euler: positions move with the old velocities.
-        new = torch.stack((x + TAU * x_dot, x_dot + TAU * x_acc,
-                           theta + TAU * theta_dot, theta_dot + TAU * theta_acc), dim=1)  # [N, 4]
+        # In-place ops keep Gymnasium's order of float64 operations (bit-identical results;
+        # fused ops such as addcmul would round differently):
+        # temp = (F + m_p l θ̇² sin θ) / (m_c + m_p)
+        temp = theta_dot.square().mul_(POLEMASS_LENGTH).mul_(sin).add_(force).div_(TOTAL_MASS)
+        # θ̈ = (g sin θ − cos θ · temp) / (l (4/3 − m_p cos² θ / (m_c + m_p)))
+        denom = cos.square().mul_(MASS_POLE).div_(TOTAL_MASS).neg_().add_(4.0 / 3.0).mul_(HALF_LENGTH)
+        theta_acc = sin.mul(GRAVITY).sub_(cos * temp).div_(denom)
+        # ẍ = temp − m_p l θ̈ cos θ / (m_c + m_p)
+        x_acc = temp.sub_(theta_acc.mul(POLEMASS_LENGTH).mul_(cos).div_(TOTAL_MASS))
+        # Explicit Euler: (x, ẋ, θ, θ̇) += τ (ẋ, ẍ, θ̇, θ̈), positions move with the old velocities.
+        deriv = torch.stack((x_dot, x_acc, theta_dot, theta_acc), dim=1)  # [N, 4]
+        new = self.state + TAU * deriv  # [N, 4]
         self.elapsed += 1
-        terminated = (new[:, 0].abs() > X_THRESHOLD) | (new[:, 2].abs() > THETA_THRESHOLD)  # [N]
+        terminated = (new[:, 0::2].abs() > self._limits).any(1)  # |x| > 2.4 or |θ| > 12°, [N]
         truncated = self.elapsed >= self.max_episode_steps  # [N]
         done = terminated | truncated
         final_obs = new.to(torch.float32)
