@@ -240,7 +240,9 @@ def test_failure_is_loud_and_explains(capsys):
         check("gae", WRONG["gae"]["truncation treated as termination"], seed=4)
     msg = str(info.value)
     assert "expected" in msg and "got" in msg and "index" in msg and "seed=4" in msg and "inputs:" in msg
-    assert "FAILED" in capsys.readouterr().out
+    assert msg.startswith("gae: FAILED")
+    result = check("gae", WRONG["gae"]["truncation treated as termination"], seed=4, raise_on_fail=False)
+    assert result.status == "failed" and not result and "FAILED" in capsys.readouterr().out
 
 
 def test_failure_messages_for_shape_tuple_and_crash():

@@ -64,8 +64,8 @@ def check(name: str, fn: Callable, seed: int | None = None, *, raise_on_fail: bo
         :class:`Result` (``.passed``, ``.status``, ``.summary``, ``.message``, ``.seed``).
     """
     result = grade(name, fn, seed)
+    if result.status == "failed" and raise_on_fail:
+        raise AssertionError(result.message)  # the traceback shows the message: no need to print it too
     if verbose:
         print(result.message)
-    if result.status == "failed" and raise_on_fail:
-        raise AssertionError(result.message)
     return result

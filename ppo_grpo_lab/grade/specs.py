@@ -108,22 +108,23 @@ def _group_properties():
                                    (r.clone(), 0.0)))
         if not bool(torch.isfinite(got).all()) or bool((got[0] != 0).any()):
             return (f"a group whose rewards are all equal must give advantages exactly 0 (even with eps=0, "
-                    f"no NaN); rewards [1, 1, 1, 1] gave {got[0].tolist()}")
+                    f"no NaN); rewards [1, 1, 1, 1] gave {got[0].tolist()}. Hint: torch.where on the rows "
+                    f"whose max equals their min")
         return None
     return [all_equal_gives_zero]
 
 
 # ch6, ch7, ch10: rollouts -------------------------------------------------------------------------
 def _returns_visible():
-    r = T_([[1.0], [1.0], [1.0]])
-    term = B_([[False], [False], [True]])
-    trunc = B_([[False], [False], [False]])
-    cases = [Case("visible example", (r, term, trunc, torch.zeros(3, 1, dtype=torch.float64), 0.5),
-                  note="γ=0.5, terminated at the last step")]
-    nv = T_([[0.0], [0.0], [4.0]])
-    cases.append(Case("visible example (truncated)", (r, trunc, term.clone(), nv, 0.5),
-                      note="γ=0.5, truncated at the last step with V(s_T)=4: bootstrap"))
-    return cases
+    # chapter 6, "Returns by hand": γ = 0.9, marks 0.5, 0.7, 0.6, cut after the third week, V(s_3) = 2
+    r = T_([[0.5], [0.7], [0.6]])
+    last = B_([[False], [False], [True]])
+    never = B_([[False], [False], [False]])
+    nv = T_([[0.0], [0.0], [2.0]])
+    return [Case("visible example (truncated)", (r, never, last, nv, 0.9),
+                 note="γ=0.9, truncated after the third step, V(s_3)=2: G = 3.074, 2.86, 2.4"),
+            Case("visible example (terminated)", (r, last.clone(), never.clone(), nv, 0.9),
+                 note="γ=0.9, terminated after the third step: G = 1.616, 1.24, 0.6")]
 
 
 def _returns_hidden(gen, i):
