@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from ppo_grpo_lab.envs.torch_cartpole import TorchCartPoleVectorEnv
-torch.set_num_threads(1)  # tiny MLPs: one thread is fastest and avoids contention on shared CPUs
-
 from ppo_grpo_lab.ppo import (ActorCritic, PPOConfig, PPOTrainer, EpisodeTracker, VecEnvAdapter,
                               collect_rollout, compute_advantages, make_vec_env, ppo_loss)
+
+torch.set_num_threads(1)  # tiny MLPs: one thread is fastest and avoids contention on shared CPUs
 
 SMALL = dict(num_envs=4, num_steps=32, total_timesteps=4 * 32 * 4, update_epochs=2, num_minibatches=2,
              progress=False, device="cpu")
