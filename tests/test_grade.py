@@ -83,6 +83,7 @@ WRONG = {
         "sum instead of mean": lambda lp, r: -(lp * r).sum(),
         "probabilities instead of log-probabilities": lambda lp, r: -(lp.exp() * r).mean(),
         "detached loss (no gradient)": lambda lp, r: -(lp * r).mean().detach(),
+        "baseline subtracted (that is chapter 2)": lambda lp, r: -(lp * (r - r.mean())).mean(),
         "hard-coded visible answer": _hardcoded("reinforce_loss"),
     },
     "baseline_advantage": {
@@ -115,6 +116,8 @@ WRONG = {
         "no guard for all-equal groups": lambda r, eps=1e-4: (r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + eps),
         "eps ignored": lambda r, eps=1e-4: R.group_advantages(r, 1e-8),
         "centred only, not scaled": lambda r, eps=1e-4: r - r.mean(1, keepdim=True),
+        "statistics over the wrong dimension": lambda r, eps=1e-4: torch.nan_to_num(
+            (r - r.mean(0, keepdim=True)) / (r.std(0, keepdim=True) + eps)),
         "hard-coded visible answer": _hardcoded("group_advantages"),
     },
     "discounted_returns": {
@@ -137,6 +140,8 @@ WRONG = {
         "lambda forgotten": lambda r, v, nv, te, tr, g, l: pkg_gae(r, v, nv, te, tr, gamma=g, lam=1.0)[0],
         "returns (advantages, targets)": lambda r, v, nv, te, tr, g, l: pkg_gae(r, v, nv, te, tr, gamma=g, lam=l),
         "value targets instead of advantages": lambda r, v, nv, te, tr, g, l: pkg_gae(r, v, nv, te, tr, gamma=g, lam=l)[1],
+        "values[t+1] as next value (final observation lost)": lambda r, v, nv, te, tr, g, l: R.gae(
+            r, v, torch.cat([v[1:], nv[-1:]]), te, tr, g, l),
         "hard-coded visible answer": _hardcoded("gae"),
     },
     "q_from_v": {
@@ -150,6 +155,8 @@ WRONG = {
         "min instead of max": lambda v, t, o, e: torch.minimum(
             (v - t) ** 2, (o + torch.clamp(v - o, -e, e) - t) ** 2).mean(),
         "no clipping": lambda v, t, o, e: ((v - t) ** 2).mean(),
+        "max of the two means": lambda v, t, o, e: torch.maximum(
+            ((v - t) ** 2).mean(), ((o + torch.clamp(v - o, -e, e) - t) ** 2).mean()),
         "halved squared error": lambda v, t, o, e: 0.5 * R.value_loss(v, t, o, e),
         "clipped around the targets": lambda v, t, o, e: torch.maximum(
             (v - t) ** 2, (t + torch.clamp(v - t, -e, e) - t) ** 2).mean(),
@@ -168,6 +175,7 @@ WRONG = {
         "mean over all tokens (DAPO)": aggregate_dapo,
         "sum over B * L (Dr. GRPO)": aggregate_dr_grpo,
         "mask ignored": lambda x, m: x.mean(),
+        "padding left in the sum": lambda x, m: (x.sum(1) / m.sum(1)).mean(),
         "per-sequence sum, not mean": lambda x, m: (x * m).sum(1).mean(),
         "hard-coded visible answer": _hardcoded("aggregate_grpo"),
     },
@@ -224,6 +232,7 @@ def test_stub_is_not_implemented_and_does_not_raise(name, capsys):
     assert "not implemented yet" in capsys.readouterr().out
 
 
+@pytest.mark.filterwarnings("ignore:std\(\)")
 @pytest.mark.parametrize("name,label", [(n, w) for n, ws in WRONG.items() for w in ws])
 def test_wrong_answer_fails(name, label):
     wrong = WRONG[name][label]

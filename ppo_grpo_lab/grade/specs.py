@@ -192,7 +192,8 @@ def _q_hidden(gen, i):
     S, A = C.randint(gen, 1, 6), C.randint(gen, 1, 4)
     if i % 3 == 0:
         S = A = C.randint(gen, 2, 4)  # square shapes hide transposition bugs no longer
-    P = torch.softmax(C.normal(gen, (S, A, S), scale=2.0), dim=-1)
+    P = torch.exp(C.normal(gen, (S, A, S), scale=2.0))
+    P = P / P.sum(dim=-1, keepdim=True)  # rows of P(.|s, a) sum to 1
     R, V = C.normal(gen, (S, A)), C.normal(gen, (S,), scale=3.0, loc=1.0)
     g = C.choice(gen, C.GAMMAS)
     return Case(f"hidden case {i}", (P, R, V, g), note=f"S={S}, A={A}, gamma={g}")
