@@ -1,0 +1,34 @@
+"""Part III: GRPO (and PPO with a critic) on a toy language model that trains on a CPU.
+
+==================  ===============================================  ==============
+name                what                                             module
+==================  ===============================================  ==============
+CharTokenizer       characters ↔ token ids, PAD/BOS/EOS              tokenizer
+TinyGPT, GPTConfig  causal transformer with KV cache (+ value head)  model
+generate            tempered sampling, KV cache, answer mask         sampling
+AdditionTask        "47+85=" → "132", carry-forgetting demos          tasks
+CountdownTask       "3,4,2>10=" → "3*4-2"                             tasks
+score, accuracy     rule-based rewards, held-out greedy accuracy     evaluation
+train_sft           imitation of imperfect demos → π_ref             sft
+grpo_loss           clipped ratio − β k3, grpo/dr_grpo/dapo          grpo
+train_grpo          G samples per prompt, group advantages           grpo
+train_ppo_lm        critic, token-level GAE, KL-in-reward            ppo
+==================  ===============================================  ==============
+"""
+from .evaluation import accuracy, prompts_tensor, score
+from .grpo import GRPOConfig, grpo_loss, train_grpo
+from .memory import SavedTensorMeter, state_bytes
+from .model import GPTConfig, TinyGPT
+from .ppo import PPOLMConfig, make_critic, ppo_lm_loss, token_gae, token_rewards, train_ppo_lm
+from .sampling import completion_log_probs, completion_mask, generate
+from .sft import SFTConfig, demo_batch, train_sft
+from .tasks import AdditionTask, CountdownTask, Problem, eval_expression, is_heldout, no_carry_sum
+from .tokenizer import BOS, EOS, PAD, CharTokenizer
+
+__all__ = [
+    "accuracy", "prompts_tensor", "score", "GRPOConfig", "grpo_loss", "train_grpo", "SavedTensorMeter",
+    "state_bytes", "GPTConfig", "TinyGPT", "PPOLMConfig", "make_critic", "ppo_lm_loss", "token_gae",
+    "token_rewards", "train_ppo_lm", "completion_log_probs", "completion_mask", "generate", "SFTConfig",
+    "demo_batch", "train_sft", "AdditionTask", "CountdownTask", "Problem", "eval_expression", "is_heldout",
+    "no_carry_sum", "BOS", "EOS", "PAD", "CharTokenizer",
+]

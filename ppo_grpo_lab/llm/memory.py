@@ -1,0 +1,68 @@
+"""How much memory a training step needs, measured from the tensors themselves.
+
+Python's ``tracemalloc`` does not see torch's CPU allocations, and torch has no peak
+counter for CPU tensors, so we count bytes directly:
+
+- ``state``: parameters, gradients and optimizer state (Adam keeps two moments per
+  parameter) of every model the method holds, trainable or frozen;
+- ``activations``: the bytes of every tensor autograd saves for the backward pass during
+  one loss evaluation (``torch.autograd.graph.saved_tensors_hooks``), the part that grows
+  with batch size and sequence length.
+
+``peak ≈ state + activations`` is an estimate of the training step's peak tensor memory
+(it leaves out short-lived temporaries and the sampling pass, which keeps no graph). On
+CUDA ``torch.cuda.max_memory_allocated`` gives the measured peak as well.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+__all__ = ["state_bytes", "SavedTensorMeter"]
+
+
+def _nbytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+def state_bytes(modules, optimizers=()) -> int:
+    """Bytes of parameters, their gradients and every tensor in the optimizers' state."""
+    total, seen = 0, set()
+    for m in modules:
+        for p in m.parameters():
+            if id(p) in seen:
+                continue
+            seen.add(id(p))
+            total += _nbytes(p) + (_nbytes(p.grad) if p.grad is not None else 0)
+    for opt in optimizers:
+        for st in opt.state.values():
+            total += sum(_nbytes(v) for v in st.values() if torch.is_tensor(v))
+    return total
+
+
+class SavedTensorMeter:
+    """Counts the bytes autograd saves for backward inside ``with meter.measure():``.
+
+    ``meter.peak`` is the largest total seen over all measured blocks. Storage shared by
+    several saved tensors (e.g. a parameter saved by two ops) is counted once per block.
+    """
+
+    def __init__(self):
+        self.peak = 0
+
+    @contextmanager
+    def measure(self):
+        storages: dict[int, int] = {}
+
+        def pack(t):
+            try:
+                key = t.untyped_storage().data_ptr()
+                storages[key] = max(storages.get(key, 0), t.untyped_storage().nbytes())
+            except RuntimeError:  # tensors without storage (e.g. sparse)
+                pass
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            yield self
+        self.peak = max(self.peak, sum(storages.values()))
