@@ -232,7 +232,7 @@ def test_stub_is_not_implemented_and_does_not_raise(name, capsys):
     assert "not implemented yet" in capsys.readouterr().out
 
 
-@pytest.mark.filterwarnings("ignore:std\(\)")
+@pytest.mark.filterwarnings(r"ignore:std\(\)")
 @pytest.mark.parametrize("name,label", [(n, w) for n, ws in WRONG.items() for w in ws])
 def test_wrong_answer_fails(name, label):
     wrong = WRONG[name][label]
