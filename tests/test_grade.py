@@ -17,7 +17,7 @@ import torch
 from ppo_grpo_lab import aggregate_dapo, aggregate_dr_grpo, gae as pkg_gae, kl_k1, kl_k2
 from ppo_grpo_lab.exercises import CHAPTERS, NAMES
 from ppo_grpo_lab.exercises import references as R
-from ppo_grpo_lab.grade import EXERCISES, check, grade
+from ppo_grpo_lab.grade import EXERCISES, check, example, grade
 from ppo_grpo_lab.nstep import n_step_advantages as pkg_nstep
 
 SEEDS = (0, 1, 2)
@@ -285,6 +285,13 @@ def test_numpy_and_float32_answers_are_accepted():
     assert grade("baseline_advantage", lambda r, v: (r - v).numpy(), seed=0).passed
     assert grade("td_residuals", lambda r, v, nv, te, g: R.td_residuals(r.float(), v.float(), nv.float(), te, g),
                  seed=0).passed
+
+
+def test_example_gives_the_visible_cases():
+    ex = example("discounted_returns")
+    assert len(ex) == 2 and "truncated" in ex[0]["note"]
+    torch.testing.assert_close(ex[0]["expected"].flatten(), torch.tensor([3.074, 2.86, 2.4], dtype=torch.float64))
+    torch.testing.assert_close(example("q_from_v")[0]["expected"][0], torch.tensor([2.8, 0.0], dtype=torch.float64))
 
 
 def test_unknown_name_is_a_value_error():

@@ -33,13 +33,23 @@ from ..exercises import NAMES
 from .core import NOT_IMPLEMENTED, Exercise, Result, run_exercise
 from .specs import EXERCISES
 
-__all__ = ["check", "grade", "Result", "EXERCISES", "NAMES", "NOT_IMPLEMENTED"]
+__all__ = ["check", "grade", "example", "Result", "EXERCISES", "NAMES", "NOT_IMPLEMENTED"]
 
 
 def _exercise(name: str) -> Exercise:
     if name not in EXERCISES:
         raise ValueError(f"name: expected one of {list(EXERCISES)}, got {name!r}")
     return EXERCISES[name]
+
+
+def example(name: str) -> list[dict]:
+    """The visible example(s) ``check`` runs first: ``[{"args": (...), "expected": Tensor, "note": str}]``.
+
+    Handy to test your function by hand before grading it, e.g.
+    ``ex = example("gae")[0]; my_gae(*ex["args"]) - ex["expected"]``.
+    """
+    ex = _exercise(name)
+    return [{"args": c.args, "expected": ex.reference(*c.args).detach(), "note": c.note} for c in ex.visible()]
 
 
 def grade(name: str, fn: Callable, seed: int | None = None) -> Result:

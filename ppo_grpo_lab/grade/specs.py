@@ -182,10 +182,12 @@ def _nstep_hidden(gen, i):
 
 # ch8 ------------------------------------------------------------------------------------------
 def _q_visible():
-    P = T_([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
-    R = T_([[0.0, 1.0], [0.0, 0.0]])
-    V = T_([1.0, 2.0])
-    return [Case("visible example", (P, R, V, 0.9), note="S=2, A=2, γ=0.9")]
+    # chapter 8's two-state example, with a third, absorbing state s_2 standing for "the episode ended":
+    # s_0: study (mark 1, go to s_1) or skip (mark 0, end); s_1: every action gives 2 and ends; γ = 0.9
+    P = T_([[[0, 1, 0], [0, 0, 1]], [[0, 0, 1], [0, 0, 1]], [[0, 0, 1], [0, 0, 1]]])
+    R = T_([[1.0, 0.0], [2.0, 2.0], [0.0, 0.0]])
+    V = T_([0.7, 2.0, 0.0])
+    return [Case("visible example", (P, R, V, 0.9), note="chapter 8's example: Q(s_0, .) = (2.8, 0)")]
 
 
 def _q_hidden(gen, i):
