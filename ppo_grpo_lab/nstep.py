@@ -103,7 +103,7 @@ def n_step_advantages(
     ended = term | t["truncated"]  # (T, N) any episode end at step j
     last_row = torch.zeros_like(ended)
     last_row[-1] = True
-    # bootstrap_at[j] = γ V(s_{j+1}) if a window that reaches j without an end would stop there by itself
+    # γ V(s_{j+1}) for a window that stops at row j before n steps (truncation or last row; never after termination)
     boot_cut = ((t["truncated"] | last_row) & ~term).to(r.dtype) * gamma * v_next  # (T, N)
     boot_n = (~term).to(r.dtype) * gamma * v_next  # (T, N) used when the window is n steps long
     alive = torch.ones_like(r)  # alive[t] = Π_{j<k} (1 − d_{t+j}): step t's episode still runs at t + k
