@@ -29,8 +29,8 @@ from ppo_grpo_lab.exercises import references as R
 from ppo_grpo_lab.grade import EXERCISES, check
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
-EXERCISE = re.compile(r"^\s*(```+|:::+)\{exercise\}[^\n]*\n(?:\s*:[^\n]*\n)*?\s*:label:\s*(?P<label>\S+)", re.M)
-SOLUTION = re.compile(r"^\s*(```+|:::+)\{solution\}\s*(?P<label>\S+)", re.M)
+EXERCISE = re.compile(r"^\s*(```+|:::+)\{exercise(?:-start)?\}[^\n]*\n(?:\s*:[^\n]*\n)*?\s*:label:\s*(?P<label>\S+)", re.M)
+SOLUTION = re.compile(r"^\s*(```+|:::+)\{solution(?:-start)?\}\s*(?P<label>\S+)", re.M)
 
 
 def _notebook(chapter: int) -> Path:
