@@ -160,9 +160,19 @@ def test_cramming_pays_now_and_costs_later():
     assert 0.8 * v_opt < v_student < v_opt
 
 
+def test_ansi_render():
+    env = WeeklyExams(n_weeks=3, render_mode="ansi")
+    env.reset(seed=0)
+    env.step(3)
+    assert env.render().startswith("week 1/3") and "fatigue 2" in env.render()
+    assert WeeklyExams().render() is None
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="n_weeks"):
         WeeklyExams(n_weeks=0)
+    with pytest.raises(ValueError, match="render_mode"):
+        WeeklyExams(render_mode="human")
     with pytest.raises(ValueError, match="reward_noise"):
         WeeklyExams(reward_noise=-1.0)
     env = WeeklyExams()
