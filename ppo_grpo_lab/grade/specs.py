@@ -72,7 +72,7 @@ def _kl_properties():
     def non_negative(fn, gen):
         lp, rl = C.log_probs_pair(gen, (64,), spread=1.5)
         k = torch.as_tensor(call(EXERCISES["kl_k3"], fn, Case("non-negativity", (lp, rl)), (lp, rl)))
-        if bool((k < -1e-12).any()):
+        if bool((k < -1e-6).any()):  # float32 rounding near 0 is tolerated
             return f"k3 must be >= 0 everywhere, got a minimum of {k.min().item():.4g}"
         same = call(EXERCISES["kl_k3"], fn, Case("same policies", (lp, lp)), (lp, lp.clone()))
         if not torch.allclose(torch.as_tensor(same, dtype=torch.float64), torch.zeros_like(lp), atol=1e-12):
