@@ -121,6 +121,13 @@ def test_sampler_is_seeded():
     assert torch.equal(a.rewards, b.rewards) and torch.equal(a.states, b.states)
 
 
+def test_to_device_keeps_values():
+    mdp, pi = random_mdp(seed=4)
+    moved = mdp.to("cpu")
+    assert torch.equal(moved.P, mdp.P) and moved.reward_std.shape == mdp.R.shape
+    torch.testing.assert_close(policy_evaluation(moved, pi, 0.9).V, policy_evaluation(mdp, pi, 0.9).V)
+
+
 def test_bad_inputs_raise():
     mdp, pi = random_mdp()
     with pytest.raises(ValueError, match="P"):

@@ -147,7 +147,11 @@ class WeeklyExams(gym.Env):
         return (week * FATIGUE_LEVELS + fatigue) * SKILL_LEVELS + skill
 
     def state_index(self) -> int:
-        """Index of the current state in the tabular model (valid before the semester ends)."""
+        """Index of the current state in the tabular model.
+
+        After the semester has ended there is no next state; the index is then that of the
+        last-week state with the current skill and fatigue (also what ``info["state"]`` holds).
+        """
         return self.encode(self._skill, self._fatigue, min(self._week, self.n_weeks - 1))
 
     def observation(self, skill: int, fatigue: int, week: int) -> np.ndarray:
