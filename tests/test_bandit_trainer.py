@@ -163,3 +163,38 @@ def test_group_baseline_learns():
                                            steps=100, progress=False))
     assert hist.last("reward/expected") >= 0.95 * optimal_reward(MODEL)
     assert "stats/zero_std_frac" in hist.keys()
+
+
+def test_same_seed_same_history_and_auto_device():
+    cfg = dict(baseline="group", group_size=4, batch_size=16, steps=3, progress=False, device="auto")
+    h1 = train_bandit(BanditConfig(seed=3, **cfg))[2]
+    h2 = train_bandit(BanditConfig(seed=3, **cfg))[2]
+    h3 = train_bandit(BanditConfig(seed=4, **cfg))[2]
+    assert h1.records == h2.records
+    assert h1.records != h3.records
+
+
+def test_group_mean_shrinks_gradient_by_one_minus_one_over_g():
+    logits = torch.tensor(np.log(MODEL.reference_probs))
+    exact = exact_policy_gradient(logits, MODEL)
+    for G in (2, 4):
+        est = gradient_estimates(logits, MODEL, 64, 3000, "group", group_size=G, group_scale="none",
+                                 rng=np.random.default_rng(G))
+        scale = float((est.mean(0) * exact).sum() / (exact ** 2).sum())
+        assert abs(scale - (1 - 1 / G)) < 0.05, (G, scale)
+
+
+def test_group_members_share_a_student():
+    from ppo_grpo_lab.bandit.trainer import _sit_exams
+    import gymnasium as gym
+
+    cfg = BanditConfig(baseline="group", group_size=4, batch_size=16, progress=False)
+    envs = [gym.make("ppo_grpo_lab/ExamBandit-v0") for _ in range(16)]
+    for i, e in enumerate(envs):
+        e.reset(seed=i)
+    pol = TabularSoftmaxPolicy(2, 4)
+    obs, actions, rewards = _sit_exams(envs, pol, cfg, torch.Generator().manual_seed(0), torch.device("cpu"))
+    students = obs.argmax(1).view(4, 4)
+    assert (students == students[:, :1]).all()
+    assert len(set(students[:, 0].tolist())) == 2  # with 4 groups of seeded draws both students appear
+    assert rewards.shape == (16,) and actions.shape == (16,)
