@@ -113,7 +113,7 @@ def token_rewards(rewards, old_log_probs, ref_log_probs, mask, beta: float):
         raise ValueError("mask: expected at least one real token per row, got an empty row")
     r = -beta * (old_log_probs - ref_log_probs) * mask  # (B, L)
     r = r.clone()
-    r[torch.arange(len(rewards)), lengths - 1] += rewards.to(r.dtype)
+    r[torch.arange(len(rewards), device=r.device), lengths - 1] += rewards.to(r.dtype)
     return r
 
 
