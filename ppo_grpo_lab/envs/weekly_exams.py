@@ -123,6 +123,9 @@ class WeeklyExams(gym.Env):
 
     ## Arguments
     ``n_weeks`` (W ≥ 1, default 8), ``reward_noise`` (σ ≥ 0, default 0.1), ``render_mode`` (None or "ansi").
+
+    ## Version History
+    * v0: initial version.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
