@@ -115,3 +115,16 @@ def test_bad_inputs_raise():
         n_step_advantages(r, v, nv, term.double() * 2, trunc, 0.9, 2)
     with pytest.raises(ValueError, match="finite"):
         n_step_advantages(r, v * float("nan"), nv, term, trunc, 0.9, 2)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(T=st.integers(1, 10), N=st.integers(1, 3), n=st.integers(1, 12), seed=st.integers(0, 10_000),
+       gamma=st.sampled_from([0.0, 0.5, 0.99, 1.0]))
+def test_property_loop_equals_vectorised_any_shape(T, N, n, seed, gamma):
+    r, v, nv, term, trunc = random_rollout(T=T, N=N, seed=seed, p_term=0.2, p_trunc=0.2, consistent=seed % 2 == 0)
+    fast = n_step_advantages(r, v, nv, term, trunc, gamma, n)
+    assert fast.shape == (T, N)
+    torch.testing.assert_close(fast, n_step_advantages_loop(r, v, nv, term, trunc, gamma, n), atol=1e-12, rtol=0)
