@@ -113,7 +113,7 @@ def kl_regularized_optimum(model, beta: float) -> Tensor:
 
 
 def regularized_objective(probs, model, beta: float) -> Tensor:
-    """J(π) − β Σ_s p(s) KL(π(·|s) ‖ π_ref(·|s)), a 0-d tensor."""
+    """J(π) − β Σ_s p(s) KL(π(·∣s) ‖ π_ref(·∣s)), a 0-d tensor."""
     check_range("beta", beta, 0.0, float("inf"))
     probs = _check_probs("probs", probs, model)
     return expected_reward(probs, model) - beta * exact_kl(probs, model_tensors(model)["reference_probs"], model)

@@ -44,7 +44,7 @@ def reinforce_loss(log_probs: Tensor, advantages: Tensor) -> Tensor:
 
 
 def sample_exams(probs, model, n_groups: int, group_size: int, rng: np.random.Generator):
-    """Sample n_groups students, each sitting ``group_size`` exams with actions a ∼ π(·|s).
+    """Sample n_groups students, each sitting ``group_size`` exams with actions a ∼ π(·∣s).
 
     Args:
         probs: (Tensor or array, [S, A]) the policy table.
@@ -102,8 +102,8 @@ def gradient_estimates(logits, model, batch_size: int, n_batches: int, baseline:
         adv = r - values[s]
     else:
         adv = group_advantages(r.view(-1, G), scale=group_scale).view(n_batches, batch_size)
-    # Σ_i A_i (e_{s_i} ⊗ (e_{a_i} − π(·|s_i))) / N, built with scatter-adds into [n_batches, S, A].
-    score = -probs[s] * adv[..., None]                      # (n_batches, N, A): −A_i π(·|s_i)
+    # Σ_i A_i (e_{s_i} ⊗ (e_{a_i} − π(·∣s_i))) / N, built with scatter-adds into [n_batches, S, A].
+    score = -probs[s] * adv[..., None]                      # (n_batches, N, A): −A_i π(·∣s_i)
     score.scatter_add_(2, a[..., None], adv[..., None])      # + A_i e_{a_i}
     g = torch.zeros(n_batches, S, A, dtype=torch.float64)
     g.scatter_add_(1, s[..., None].expand(-1, -1, A), score)  # route each row to its student

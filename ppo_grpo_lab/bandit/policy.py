@@ -69,7 +69,7 @@ class TabularSoftmaxPolicy(nn.Module):
 
     @torch.no_grad()
     def sample(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """a_i ∼ π_θ(· | s_i) for each row. Returns (int64 Tensor, [N]) on the CPU."""
+        """a_i ∼ π_θ(·∣s_i) for each row. Returns (int64 Tensor, [N]) on the CPU."""
         p = torch.softmax(self(obs), dim=-1).cpu()
         check_finite(probs=p)
         return torch.multinomial(p, 1, generator=generator).squeeze(1)

@@ -36,15 +36,17 @@ def _table(name: str, x, shape: tuple[int, ...]) -> np.ndarray:
 class ExamModel:
     """The exact model of the exam, in reward units (score / 100, so rewards lie in [0, 1]).
 
-    Fields:
+    Attributes:
         students: S names, e.g. ``("older", "younger")``.
         actions: A names of the study strategies.
         student_probs: (array, [S]) p(s), how often each student sits an exam.
-        mean: (array, [S, A]) μ(s, a) = E[r | s, a], in (0, 1).
-        std: (array, [S, A]) σ(s, a) > 0, the spread of the score; σ² < μ(1 − μ) is required
-            because scores are drawn from a Beta distribution on [0, 1] with exactly this mean and std.
-        reference_probs: (array, [S, A]) π_ref(a | s), the students' habits before anyone paid
+        mean: (array, [S, A]) μ(s, a) = E[r ∣ s, a], in (0, 1).
+        std: (array, [S, A]) σ(s, a) > 0, the spread of the score. Scores are drawn from a
+            Beta distribution on [0, 1] with exactly this mean and std, so σ² < μ(1 − μ) is required.
+        reference_probs: (array, [S, A]) π_ref(a ∣ s), the students' habits before anyone paid
             for scores (the "reference model" of chapter 4); rows sum to 1.
+        beta_a: (array, [S, A]) the Beta distributions' first parameter μν, ν = μ(1 − μ)/σ² − 1 (derived).
+        beta_b: (array, [S, A]) the second parameter (1 − μ)ν (derived).
     """
 
     students: tuple[str, ...]
@@ -190,6 +192,15 @@ class ExamBandit(gym.Env):
         return obs
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start an exam: draw the student (or take ``options["student"]``).
+
+        Args:
+            seed: seeds ``self.np_random`` (students and scores) when given.
+            options: None, or ``{"student": k}`` with k in [0, S − 1].
+
+        Returns:
+            ``(obs, info)``: the one-hot student (float32, [S]) and ``{"student": k}``.
+        """
         super().reset(seed=seed)
         options = options or {}
         unknown = set(options) - {"student"}
@@ -205,6 +216,12 @@ class ExamBandit(gym.Env):
         return self._obs(), {"student": self._student}
 
     def step(self, action):
+        """Sit the exam with strategy ``action`` (an int in [0, A − 1]).
+
+        Returns:
+            ``(obs, reward, terminated, truncated, info)``: the same one-hot student, the score / 100,
+            True, False and ``{"student": k, "score": points}``. Calling it again needs a new :meth:`reset`.
+        """
         if self._student is None:
             raise RuntimeError("step: expected reset() to be called first (each episode is one exam)")
         if not self.action_space.contains(action):
