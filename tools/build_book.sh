@@ -6,5 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/tools/setup_env.sh"
 cd "$ROOT"
+# Figures must reach the page: notebooks use the inline backend, never a headless override.
+unset MPLBACKEND
 jupyter-book build . -W -n --keep-going "$@"
 echo "[book] open $ROOT/_build/html/index.html"

@@ -27,4 +27,3 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     echo "$WANT" > "$STAMP"
 fi
 export PATH="$VENV/bin:$PATH"
-export MPLBACKEND="${MPLBACKEND:-Agg}"

@@ -7,6 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/tools/setup_env.sh"
 cd "$ROOT"
 export PPO_GRPO_LAB_QUICK="${PPO_GRPO_LAB_QUICK:-1}"
+export MPLBACKEND=Agg  # headless; figures are not compared
 JOBS="${PPO_GRPO_LAB_JOBS:-2}"
 
 echo "[test] notebooks are stored without outputs"
