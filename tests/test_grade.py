@@ -183,7 +183,7 @@ WRONG = {
 
 
 def test_every_exercise_has_wrong_answers_stub_and_reference():
-    assert set(WRONG) == set(NAMES) == set(EXERCISES) == set(CHAPTERS) == set(R.REFERENCES)
+    assert set(WRONG) == set(NAMES) == set(EXERCISES) == set(CHAPTERS) == set(R.REFERENCES) == set(ALTERNATIVES)
     for name, wrongs in WRONG.items():
         assert len(wrongs) >= 3, name
         assert any("hard-coded" in w for w in wrongs), name
@@ -208,20 +208,70 @@ def test_reference_passes(name, seed):
     assert result.cases_run == len(EXERCISES[name].visible()) + EXERCISES[name].n_hidden + len(EXERCISES[name].properties)
 
 
-def test_independent_n_step_loop_passes():
-    """An n-step written as a sum of TD residuals (not the package's code) is accepted."""
-    def n_step(rewards, values, next_values, terminated, truncated, gamma, n):
-        delta = R.td_residuals(rewards, values, next_values, terminated, gamma)
-        done = terminated | truncated
-        out = torch.zeros_like(delta)
-        for t in range(delta.shape[0]):
-            alive = torch.ones_like(delta[0])
-            for k in range(min(n, delta.shape[0] - t)):
-                out[t] += alive * gamma**k * delta[t + k]
-                alive = alive * _f(~done[t + k])
-        return out
+# --- independent correct answers (the chapters' solutions and plain loops), not the package's code
+def _alt_returns(rewards, terminated, truncated, next_values, gamma):
+    T = rewards.shape[0]
+    out = torch.zeros_like(rewards)
+    future = next_values[-1] * (~terminated[-1])
+    for t in reversed(range(T)):
+        if t < T - 1:
+            keep = ~(terminated[t] | truncated[t])
+            future = torch.where(keep, out[t + 1], next_values[t] * (truncated[t] & ~terminated[t]))
+        out[t] = rewards[t] + gamma * future
+    return out
+
+
+def _alt_gae(rewards, values, next_values, terminated, truncated, gamma, lam):
+    delta = rewards + gamma * next_values * (~terminated) - values
+    adv = torch.zeros_like(delta)
+    adv[-1] = delta[-1]
+    for t in reversed(range(delta.shape[0] - 1)):
+        adv[t] = delta[t] + gamma * lam * (~(terminated[t] | truncated[t])) * adv[t + 1]
+    return adv
+
+
+def _alt_group(rewards, eps=1e-4):
+    centred = rewards - rewards.mean(dim=1, keepdim=True)
+    adv = centred / (rewards.std(dim=1, keepdim=True) + eps)
+    flat = (rewards.amax(dim=1) == rewards.amin(dim=1)).unsqueeze(1)
+    return torch.where(flat, torch.zeros_like(adv), adv)
+
+
+def _alt_nstep(rewards, values, next_values, terminated, truncated, gamma, n):
+    delta = R.td_residuals(rewards, values, next_values, terminated, gamma)
+    done = terminated | truncated
+    out = torch.zeros_like(delta)
+    for t in range(delta.shape[0]):
+        alive = torch.ones_like(delta[0])
+        for k in range(min(n, delta.shape[0] - t)):
+            out[t] += alive * gamma**k * delta[t + k]
+            alive = alive * _f(~done[t + k])
+    return out
+
+
+ALTERNATIVES = {
+    "reinforce_loss": lambda log_probs, rewards: -(log_probs * rewards.detach()).mean(),
+    "baseline_advantage": lambda rewards, values: rewards - values.detach(),
+    "clipped_surrogate": lambda lp, old, adv, eps: -torch.minimum(
+        torch.exp(lp - old.detach()) * adv, torch.clamp(torch.exp(lp - old.detach()), 1 - eps, 1 + eps) * adv).mean(),
+    "kl_k3": lambda lp, rl: torch.exp(rl - lp) - 1 - (rl - lp),
+    "group_advantages": _alt_group,
+    "discounted_returns": _alt_returns,
+    "td_residuals": lambda r, v, nv, te, g: r + g * nv * (1 - te.float()) - v,
+    "gae": _alt_gae,
+    "q_from_v": lambda P, Rw, V, g: Rw + g * (P * V).sum(-1),
+    "value_loss": lambda v, t, o, e: torch.maximum(
+        (v - t) ** 2, (o + torch.clamp(v - o, -e, e) - t) ** 2).mean(),
+    "n_step_advantages": _alt_nstep,
+    "aggregate_grpo": lambda x, m: ((x * m.float()).sum(1) / m.float().sum(1).clamp(min=1)).mean(),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_independent_correct_answer_passes(name):
     for seed in SEEDS:
-        assert grade("n_step_advantages", n_step, seed=seed).passed
+        result = grade(name, ALTERNATIVES[name], seed=seed)
+        assert result.passed, result.message
 
 
 @pytest.mark.parametrize("name", NAMES)
