@@ -106,3 +106,19 @@ def test_value_head_shapes():
     assert bool((out["entropy"] > 0).all()) and bool((out["log_probs"] < 0).all())
     with pytest.raises(ValueError, match="with_value_head"):
         TinyGPT(m.cfg).logits_and_values(prompts)
+
+
+def test_memory_meters_count_bytes():
+    from ppo_grpo_lab.llm import SavedTensorMeter, state_bytes
+
+    lin = torch.nn.Linear(10, 20)  # 220 float32 parameters
+    opt = torch.optim.Adam(lin.parameters())
+    assert state_bytes([lin], [opt]) == 220 * 4
+    x = torch.randn(8, 10)
+    meter = SavedTensorMeter([lin])
+    with meter.measure():
+        loss = lin(x).pow(2).sum()  # saves x (8x10) and the output (8x20); the weight is excluded
+    loss.backward()
+    opt.step()
+    assert meter.peak == (8 * 10 + 8 * 20) * 4
+    assert state_bytes([lin], [opt]) == 220 * 4 * 4 + 2 * 4  # params, grads, two moments, two step counters

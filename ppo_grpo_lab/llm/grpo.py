@@ -166,7 +166,7 @@ def train_grpo(policy, ref_model, task, tok, cfg: GRPOConfig, eval_problems=None
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
-    meter, hist, t0 = SavedTensorMeter(), History(), time.perf_counter()
+    meter, hist, t0 = SavedTensorMeter([policy, ref_model]), History(), time.perf_counter()
     G, n_q = cfg.group_size, cfg.batch_size // cfg.group_size
     if eval_problems is not None:
         hist.log(0, {"eval/accuracy": accuracy(policy, task, tok, eval_problems), "time/seconds": 0.0})

@@ -45,20 +45,27 @@ class SavedTensorMeter:
     """Counts the bytes autograd saves for backward inside ``with meter.measure():``.
 
     ``meter.peak`` is the largest total seen over all measured blocks. Storage shared by
-    several saved tensors (e.g. a parameter saved by two ops) is counted once per block.
+    several saved tensors is counted once per block; parameters of the ``exclude`` modules
+    (saved by linear layers, already counted in :func:`state_bytes`) are skipped.
+
+    Args:
+        exclude: modules whose parameters are not activations.
     """
 
-    def __init__(self):
+    def __init__(self, exclude=()):
         self.peak = 0
+        self.exclude = list(exclude)
 
     @contextmanager
     def measure(self):
         storages: dict[int, int] = {}
+        skip = {p.untyped_storage().data_ptr() for m in self.exclude for p in m.parameters()}
 
         def pack(t):
             try:
                 key = t.untyped_storage().data_ptr()
-                storages[key] = max(storages.get(key, 0), t.untyped_storage().nbytes())
+                if key not in skip:
+                    storages[key] = max(storages.get(key, 0), t.untyped_storage().nbytes())
             except RuntimeError:  # tensors without storage (e.g. sparse)
                 pass
             return t

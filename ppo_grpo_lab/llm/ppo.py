@@ -168,7 +168,7 @@ def train_ppo_lm(policy, ref_model, task, tok, cfg: PPOLMConfig, eval_problems=N
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     opt_pi = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
     opt_v = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr)
-    meter, hist, t0 = SavedTensorMeter(), History(), time.perf_counter()
+    meter, hist, t0 = SavedTensorMeter([policy, critic, ref_model]), History(), time.perf_counter()
     if eval_problems is not None:
         hist.log(0, {"eval/accuracy": accuracy(policy, task, tok, eval_problems), "time/seconds": 0.0})
     for step in tqdm(range(1, cfg.steps + 1), desc="PPO", disable=not cfg.progress):
