@@ -158,6 +158,8 @@ def test_resume_from_checkpoint_gives_the_same_curve(tmp_path, make_env):
     assert resumed.update == 2
     resumed.train()
     assert _records_without_sps(resumed.history) == _records_without_sps(full)
+    with pytest.raises(ValueError, match="num_envs: the checkpoint ran 4 envs"):
+        PPOTrainer.load(tmp_path / "ckpt.pt", env=None if isinstance(env, str) else make_env(), num_envs=2)
 
 
 def test_nan_gradient_stops_training_naming_update_and_quantity():

@@ -243,6 +243,9 @@ class PPOTrainer:
         than an env id; ``overrides`` replace config fields (e.g. ``progress=False``). The file is
         unpickled: load only checkpoints you trust."""
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        if "num_envs" in overrides and overrides["num_envs"] != ckpt["config"]["num_envs"]:
+            raise ValueError(f"num_envs: the checkpoint ran {ckpt['config']['num_envs']} envs and can only resume "
+                             f"with that many, got {overrides['num_envs']}")
         config = PPOConfig(**{**ckpt["config"], **overrides})
         trainer = cls(env if env is not None else ckpt["env_id"], config)
         dev = trainer.device
