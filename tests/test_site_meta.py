@@ -228,3 +228,72 @@ def test_how_to_run_names_the_commands():
     assert "python -m ppo_grpo_lab.grade" in text
     assert "PPO_GRPO_LAB_QUICK=1" in text
     assert expected_install_spec() in text, "how_to_run.md shows a stale Colab install line"
+
+
+# ---------------------------------------------------------------- tools/check_site.py (no browser)
+
+def _check_site():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import check_site
+    finally:
+        sys.path.pop(0)
+    return check_site
+
+
+def test_check_site_counts_typeset_math_and_errors():
+    cs = _check_site()
+    dom = cs.parse(
+        '<div class="math notranslate"><mjx-container><mjx-math></mjx-math></mjx-container></div>'
+        '<span class="math">\\(x\\)</span>'  # not typeset
+        '<span class="math"><mjx-container><mjx-merror></mjx-merror></mjx-container></span>'
+        '<span class="math"><mjx-container><mjx-mtext style="color: red;">\\foo</mjx-mtext></mjx-container></span>'
+        '<div class="cell_output"><img src="a.png"></div><img src="logo.png">')
+    assert (dom.math, dom.math_typeset, dom.merror) == (4, 3, 2)
+    assert dom.images == [("a.png", True), ("logo.png", False)]
+
+
+def test_check_site_finds_broken_links_and_anchors(tmp_path):
+    cs = _check_site()
+    (tmp_path / "book").mkdir()
+    (tmp_path / "index.html").write_text('<a href="book/a.html#sec">ok</a><a href="book/a.html#nope">bad anchor</a>')
+    (tmp_path / "book" / "a.html").write_text(
+        '<h1 id="sec">A</h1><a href="../index.html">up</a><a href="missing.html">broken</a>'
+        '<a href="https://example.org/x">external</a><a href="#sec">self</a><img src="../_images/none.png">')
+    report = cs.Report()
+    cs.check_links(tmp_path, report)
+    assert report.pages == 2 and report.links_checked == 6
+    assert len(report.failures) == 3, report.failures
+    assert any("nope" in f for f in report.failures)
+    assert any("missing.html" in f for f in report.failures)
+    assert any("none.png" in f for f in report.failures)
+
+
+def test_check_site_knows_which_notebooks_plot(tmp_path):
+    cs = _check_site()
+    (tmp_path / "book").mkdir()
+    for name, code in (("p", "import matplotlib.pyplot as plt\nplt.plot([1, 2])"), ("q", "# plt.plot(x)\nprint(1)")):
+        nb = {"cells": [{"cell_type": "code", "source": code, "metadata": {}}]}
+        (tmp_path / "book" / f"{name}.ipynb").write_text(json.dumps(nb))
+    assert cs.notebook_plots(tmp_path, "book/p") is True
+    assert cs.notebook_plots(tmp_path, "book/q") is False
+    assert cs.notebook_plots(tmp_path, "book/intro") is None
+
+
+def test_check_site_usage_error(tmp_path):
+    cs = _check_site()
+    assert cs.main(["--html", str(tmp_path / "nothing")]) == 2
+
+
+def test_book_kernels_draw_inline(monkeypatch):
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import book_kernel_env
+    finally:
+        sys.path.pop(0)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    book_kernel_env.setup(None)
+    import os
+
+    assert os.environ["MPLBACKEND"] == "module://matplotlib_inline.backend_inline"
+    assert "book_kernel_env" in CONFIG["sphinx"]["local_extensions"]

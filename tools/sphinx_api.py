@@ -22,10 +22,12 @@ Two safety nets keep a ``-W -n`` build clean while many people write docstrings:
   log lists such docstrings (``ppo-api: shown verbatim``) so their authors can fix them;
 - a cross-reference to a re-exported name (``ppo_grpo_lab.gae`` for the function
   ``ppo_grpo_lab.gae.gae``, ``ppo_grpo_lab.ppo.PPOTrainer``) resolves to the object's
-  documented home.
+  documented home; one to an existing but undocumented object (a private helper) is shown
+  as plain code; one to a name that does not exist still fails the build.
 
 With ``:flat:`` only the package's own docstring and its direct, non-package modules are
-listed (the core of ``ppo_grpo_lab``); subpackages get their own directive.
+listed (the core of ``ppo_grpo_lab``); subpackages get their own directive. ``:exclude:``
+takes module names (space- or comma-separated) documented elsewhere on the page.
 
 Enabled from ``_config.yml``::
 
@@ -87,7 +89,7 @@ class PpoApiDirective(SphinxDirective):
     """``.. ppo-api:: package`` with an optional ``:flat:`` flag."""
 
     required_arguments = 1
-    option_spec = {"flat": directives.flag}
+    option_spec = {"flat": directives.flag, "exclude": directives.unchanged}
 
     def run(self) -> list[nodes.Node]:
         package = self.arguments[0]
@@ -95,7 +97,10 @@ class PpoApiDirective(SphinxDirective):
         if _missing(package):
             lines += [f"``{package}`` is not part of this version of the package.", ""]
         else:
+            excluded = set(self.options.get("exclude", "").replace(",", " ").split())
             for name in module_names(package, flat="flat" in self.options):
+                if name in excluded:
+                    continue
                 try:
                     mod = importlib.import_module(name)
                 except Exception as exc:  # a broken module must not pass silently
@@ -173,6 +178,23 @@ def _report(app, exc):
         logger.info(f"ppo-api: shown verbatim (not valid reST): {', '.join(sorted(set(_VERBATIM)))}")
 
 
+def _lookup(dotted: str):
+    """The object named ``dotted`` (longest importable module prefix, then attributes), or None."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except Exception:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        return obj
+    return None
+
+
 def _resolve_alias(app, env, node, contnode):
     """Resolve ``ppo_grpo_lab.X`` (a re-export) to where X is defined and documented."""
     if node.get("refdomain") != "py":
@@ -180,17 +202,18 @@ def _resolve_alias(app, env, node, contnode):
     target = node.get("reftarget", "")
     if not target.startswith("ppo_grpo_lab."):
         return None
-    parent, _, attr = target.rpartition(".")
-    try:
-        obj = getattr(importlib.import_module(parent), attr)
-    except Exception:
+    obj = _lookup(target)
+    if obj is None:
         return None
     home = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
-    if home == target or not home.startswith("ppo_grpo_lab."):
-        return None
-    domain = env.get_domain("py")
-    return domain.resolve_any_xref(env, node["refdoc"], app.builder, home, node, contnode) and \
-        domain.resolve_xref(env, node["refdoc"], app.builder, "obj", home, node, contnode)
+    if home != target and home.startswith("ppo_grpo_lab."):
+        found = env.get_domain("py").resolve_xref(env, node["refdoc"], app.builder, "obj", home, node, contnode)
+        if found is not None:
+            return found
+    # The object exists but has no entry in the API page (private helper, data, not in __all__):
+    # show the name as plain code rather than failing the build. A name that does not exist
+    # at all still produces the usual warning.
+    return contnode
 
 
 def setup(app):
