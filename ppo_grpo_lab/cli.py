@@ -194,6 +194,15 @@ def check_env(env_id: str) -> None:
         env.close()
 
 
+def _check_device(device: str) -> None:
+    from .device import resolve_device
+
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 PPO_PLOTS = ("charts/episode_return", "loss/policy", "loss/value", "stats/entropy", "stats/approx_kl", "stats/clip_frac")
 PPO_RESUMABLE = ("total_timesteps", "device")
 
@@ -224,10 +233,11 @@ def _run_ppo(args) -> int:
         env_id = args.env
         cfg = build_config(PPOConfig, args.config, overrides, base={"progress": False})
         check_env(env_id)
+        _check_device(cfg.device)
         try:
             trainer = PPOTrainer(env_id, cfg)
-        except ValueError as exc:
-            raise UsageError(f"--env {env_id}: {exc}") from None
+        except ValueError as exc:  # the message names the field (env, device, ...)
+            raise UsageError(str(exc)) from None
     (out / "config.json").write_text(json.dumps({"command": "ppo", "env": env_id, "config": trainer.config.to_dict()},
                                                 indent=2), encoding="utf-8")
     K = trainer.config.num_updates
@@ -298,6 +308,7 @@ def _run_grpo(args) -> int:
             raise UsageError(f"--task: expected one of {list(GRPO_TASKS)}, got nothing")
         task_name = args.task
         cfg = build_config(GRPOConfig, args.config, overrides, base={"progress": progress})
+    _check_device(cfg.device)
     task, tok = _make_task(task_name), CharTokenizer()
     eval_problems = task.eval_set()
     if args.resume:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from ppo_grpo_lab.cli import UsageError, build_config, parse_overrides
 
@@ -119,6 +120,9 @@ def test_help_and_missing_command(capsys):
     (["--env", "CartPole-v1", "--set", "gamma"], ["--set", "key=value"]),
     (["--env", "CartPole-v1", "--config", "missing.json"], ["--config", "not found"]),
     (["--env", "CartPole-v1", "--checkpoint-every", "-1"], ["--checkpoint-every"]),
+    pytest.param(["--env", "CartPole-v1", "--set", "device=cuda"], ["device", "cuda"],
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available")),
+    (["--env", "CartPole-v1", "--set", "device=tpu"], ["device"]),
     ([], ["--env"]),
     (["--env", "CartPole-v1", "--resume"], ["--resume", "checkpoint"]),
 ])
@@ -242,6 +246,8 @@ def test_ppo_resume_equals_uninterrupted_run(tmp_path):
     (["--task", "addition", "--set", "aggregation=mean"], ["aggregation", "grpo"]),
     (["--task", "addition", "--set", "beta=-1"], ["beta"]),
     (["--task", "addition", "--sft-steps", "0"], ["--sft-steps"]),
+    pytest.param(["--task", "addition", "--set", "device=cuda"], ["device", "cuda"],
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available")),
     ([], ["--task"]),
 ])
 def test_grpo_bad_input_exit_2(tmp_path, capsys, args, words):

@@ -295,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-ms", type=int, default=10000, help="virtual time for each page to settle (ms)")
     ap.add_argument("--timeout", type=float, default=120.0, help="wall-clock limit per page (s)")
     ap.add_argument("--jobs", type=int, default=2, help="pages rendered at once")
+    ap.add_argument("--skip-figures", action="store_true",
+                    help="do not require figures (for a site built with execute_notebooks: off)")
     args = ap.parse_args(argv)
 
     html_dir = Path(args.html)
@@ -337,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             if plots is not None and static.math == 0:
                 problems.append(f"{page}: chapter page without any math")
             out_imgs = [src for src, in_out in dom.images if in_out]
-            if plots and not out_imgs:
+            if plots and not out_imgs and not args.skip_figures:
                 problems.append(f"{page}: the notebook draws figures but the page shows no output image")
             for src in out_imgs:
                 f = (html.parent / urllib.parse.unquote(urllib.parse.urlsplit(src).path))
