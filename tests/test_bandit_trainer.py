@@ -198,3 +198,24 @@ def test_group_members_share_a_student():
     assert (students == students[:, :1]).all()
     assert len(set(students[:, 0].tolist())) == 2  # with 4 groups of seeded draws both students appear
     assert rewards.shape == (16,) and actions.shape == (16,)
+
+
+def test_bad_inputs_of_package_pieces():
+    pol = TabularSoftmaxPolicy(2, 4)
+    with pytest.raises(ValueError, match="obs"):
+        pol(torch.ones(3, 5))
+    with pytest.raises(ValueError, match="actions"):
+        pol.log_prob(torch.eye(2), torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="init_probs"):
+        TabularSoftmaxPolicy(2, 4, torch.zeros(2, 4))
+    logits = torch.zeros(2, 4)
+    with pytest.raises(ValueError, match="batch_size"):
+        gradient_estimates(logits, MODEL, 30, 2, "group", group_size=8)
+    with pytest.raises(ValueError, match="logits"):
+        gradient_estimates(torch.zeros(3, 4), MODEL, 32, 2)
+    with pytest.raises(ValueError, match="probs"):
+        expected_reward(torch.ones(2, 4), MODEL)       # rows do not sum to 1
+    with pytest.raises(ValueError, match="beta"):
+        kl_regularized_optimum(MODEL, 0.0)
+    with pytest.raises(ValueError, match="exclude"):
+        optimal_reward(MODEL, exclude=MODEL.actions)

@@ -6,8 +6,8 @@ chapter                      config
 1 naive reward (REINFORCE)   ``baseline="none", clip_eps=None``
 2 critic as baseline         ``baseline="critic", clip_eps=None``
 3 clip (PPO on the exam)     ``baseline="critic", clip_eps=0.2, epochs=4``
-4 reference KL               ``... kl_beta=0.2, kl_estimator="k3"``
-5 GRPO                       ``baseline="group", group_size=8, clip_eps=0.2, kl_beta>0``
+4 reference KL               ``... kl_beta=1.0, kl_estimator="k3"`` (or ``"k2"`` with β=0.3)
+5 GRPO                       ``baseline="group", group_size=8, clip_eps=0.2, kl_beta=4.0``
 ============================ =========================================================
 
 Each update: sit ``batch_size`` exams with the current policy in the Gymnasium env, turn the
