@@ -8,8 +8,9 @@
 
 The folder ``--out`` receives ``config.json`` (the resolved configuration), ``metrics.csv``
 (:meth:`ppo_grpo_lab.History.to_csv`), ``metrics.png`` (the main curves) and
-``checkpoint.pt``, written every ``--checkpoint-every`` updates and at the end (also on
-Ctrl-C), from which ``--resume`` continues.
+``checkpoint.pt``, written every ``--checkpoint-every`` updates and at the end, from
+which ``--resume`` continues. For PPO, Ctrl-C stops after the current update and saves
+(exact resume); a second Ctrl-C stops at once and keeps the last checkpoint.
 
 ``--set key=value`` sets one field of the trainer's config dataclass (``PPOConfig`` or
 ``GRPOConfig``; values are parsed as JSON where possible: ``3e-4``, ``true``, ``null``,
@@ -171,6 +172,37 @@ def _save_atomic(save, path: Path) -> None:
     tmp.replace(path)
 
 
+class _StopAfterUpdate:
+    """Context manager: the first Ctrl-C asks the loop to stop after the current update (so the
+    checkpoint is taken between updates and ``--resume`` continues exactly); a second one interrupts."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old = None
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after this update and saving a checkpoint (Ctrl-C again to stop at once)",
+              file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
+
+
 def check_env(env_id: str) -> None:
     """Raise :class:`UsageError` unless ``env_id`` is a registered env whose spaces PPO supports."""
     import gymnasium as gym
@@ -243,21 +275,25 @@ def _run_ppo(args) -> int:
     K = trainer.config.num_updates
     every = args.checkpoint_every or max(1, K // 10)
     bar = _progress(K, trainer.update, f"PPO {env_id}", not args.no_progress)
-    status = EXIT_OK
+    status, stop = EXIT_OK, _StopAfterUpdate()
     try:
-        while trainer.update < K:
-            trainer.train(num_updates=1)
-            bar.update(1)
-            ret = trainer.mean_return(20)
-            if ret == ret:  # not NaN
-                bar.set_postfix(ret20=f"{ret:.1f}", step=trainer.global_step)
-            if trainer.update % every == 0 and trainer.update < K:
-                _save_atomic(trainer.save, ckpt)
-    except KeyboardInterrupt:
+        with stop:
+            while trainer.update < K and not stop.requested:
+                trainer.train(num_updates=1)
+                bar.update(1)
+                ret = trainer.mean_return(20)
+                if ret == ret:  # not NaN
+                    bar.set_postfix(ret20=f"{ret:.1f}", step=trainer.global_step)
+                if trainer.update % every == 0 and trainer.update < K:
+                    _save_atomic(trainer.save, ckpt)
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now, keep the last checkpoint (taken between updates)
         status = EXIT_INTERRUPTED
     finally:
         bar.close()
-    _save_atomic(trainer.save, ckpt)
+    if stop.requested:
+        status = EXIT_INTERRUPTED
+    if not (status == EXIT_INTERRUPTED and not stop.requested):
+        _save_atomic(trainer.save, ckpt)  # between two updates: --resume continues exactly
     files = write_outputs(out, trainer.history, PPO_PLOTS, f"PPO on {env_id}")
     ret = trainer.mean_return(20)
     print(f"PPO on {env_id}: {trainer.update}/{K} updates, {trainer.global_step} environment steps, "

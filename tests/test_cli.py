@@ -275,3 +275,30 @@ def test_grpo_tiny_run_and_resume(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [row for row in csv.DictReader(open(out / "metrics.csv")) if row.get("reward/mean")]
     assert [int(x["step"]) for x in rows] == [1, 2, 3]
+
+
+@needs_ppo
+@pytest.mark.slow
+def test_ppo_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ppo_grpo_lab", "ppo", "--env", "CartPole-v1", *TINY_BASE,
+                             "--set", "total_timesteps=64000", "--checkpoint-every", "1", "--no-progress",
+                             "--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 120
+    while not (out / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (proc.returncode, stderr[-2000:])
+    assert "Traceback" not in stderr and "--resume" in stdout
+    rows = [r for r in csv.DictReader(open(out / "metrics.csv")) if r.get("loss/policy")]
+    assert 1 <= len(rows) < 1000
+    r = cli("ppo", "--resume", "--set", f"total_timesteps={64 * (len(rows) + 1)}", "--no-progress", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows2 = [r for r in csv.DictReader(open(out / "metrics.csv")) if r.get("loss/policy")]
+    assert len(rows2) == len(rows) + 1
