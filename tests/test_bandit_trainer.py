@@ -219,3 +219,11 @@ def test_bad_inputs_of_package_pieces():
         kl_regularized_optimum(MODEL, 0.0)
     with pytest.raises(ValueError, match="exclude"):
         optimal_reward(MODEL, exclude=MODEL.actions)
+
+
+def test_trainer_accepts_a_custom_model():
+    m = ExamModel(("solo",), ("low", "high"), np.array([1.0]), np.array([[0.3, 0.7]]), np.array([[0.1, 0.1]]),
+                  np.array([[0.5, 0.5]]))
+    policy, _, hist = train_bandit(BanditConfig(steps=30, batch_size=32, progress=False), model=m)
+    assert hist.last("policy/solo/high") > 0.8
+    assert hist.last("reward/expected") > 0.6

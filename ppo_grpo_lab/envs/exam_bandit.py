@@ -32,7 +32,7 @@ def _table(name: str, x, shape: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: tables are arrays; compare fields explicitly
 class ExamModel:
     """The exact model of the exam, in reward units (score / 100, so rewards lie in [0, 1]).
 
