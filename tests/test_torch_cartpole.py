@@ -185,3 +185,23 @@ def test_cuda_matches_cpu():
     o_gpu = gpu.step(acts.cuda())[0]
     assert o_gpu.device.type == "cuda"
     assert torch.allclose(o_cpu, o_gpu.cpu(), atol=1e-6)
+
+
+def test_works_with_the_ppo_trainer_and_bootstraps_from_final_obs():
+    ppo = pytest.importorskip("ppo_grpo_lab.ppo")
+    env = TorchCartPoleVectorEnv(16, device="cpu", seed=0)
+    cfg = ppo.PPOConfig(num_envs=16, num_steps=64, total_timesteps=2048, progress=False, seed=0, device="cpu")
+    trainer = ppo.PPOTrainer(env, cfg)
+    before = [p.detach().clone() for p in trainer.agent.parameters()]
+    trainer.train(num_updates=1)
+    assert any(not torch.equal(b, p) for b, p in zip(before, trainer.agent.parameters()))
+    # one rollout through the adapter: next_obs is the true s_{t+1}, also at episode ends
+    adapter = ppo.VecEnvAdapter(env, torch.device("cpu"))
+    obs = adapter.reset(seed=1)
+    tracker = ppo.EpisodeTracker(16, torch.device("cpu"))
+    ro, _, _ = ppo.collect_rollout(adapter, trainer.agent, obs, 200, tracker)
+    done = ro.terminated | ro.truncated
+    assert done.any()
+    ended = ro.next_obs[done]
+    assert ((ended[:, 0].abs() > 2.4) | (ended[:, 2].abs() > 12 * 2 * np.pi / 360)).all()
+    assert torch.equal(ro.next_obs[:-1][~done[:-1]], ro.obs[1:][~done[:-1]])

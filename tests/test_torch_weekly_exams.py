@@ -166,3 +166,13 @@ def test_bad_step_inputs():
         env.step(torch.zeros(2, dtype=torch.long))
     with pytest.raises(ValueError, match="integer"):
         env.step(torch.zeros(3))
+
+
+def test_works_with_the_ppo_trainer():
+    ppo = pytest.importorskip("ppo_grpo_lab.ppo")
+    env = TorchWeeklyExamsVectorEnv(16, device="cpu", seed=0)
+    cfg = ppo.PPOConfig(num_envs=16, num_steps=32, total_timesteps=512, progress=False, seed=0, device="cpu")
+    trainer = ppo.PPOTrainer(env, cfg)
+    history = trainer.train()
+    steps, returns = history.series("charts/episode_return")
+    assert len(returns) == 512 // 8  # every semester lasts exactly 8 weeks
