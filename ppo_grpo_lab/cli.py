@@ -388,6 +388,20 @@ def _run_grpo(args) -> int:
     return status
 
 
+def _fields_epilog(module: str, name: str) -> str:
+    """``--set`` fields of a config dataclass with their defaults, for ``--help``."""
+    import importlib
+    import textwrap
+
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return f"{name} is not available in this installation."
+    items = [f"{f.name}={f.default!r}" for f in dataclasses.fields(cls) if f.name != "progress"]
+    body = textwrap.fill(", ".join(items), width=100, initial_indent="  ", subsequent_indent="  ")
+    return f"{name} fields for --set / --config (defaults; ranges in the API reference):\n{body}"
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m ppo_grpo_lab", description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -406,12 +420,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="save a checkpoint every K updates (default: about 10 per run)")
         p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    p = sub.add_parser("ppo", help="PPO on a Gymnasium environment (PPOConfig fields via --set)")
+    p = sub.add_parser("ppo", help="PPO on a Gymnasium environment (PPOConfig fields via --set)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=_fields_epilog("ppo_grpo_lab.ppo", "PPOConfig"))
     p.add_argument("--env", default=None, help="Gymnasium env id, e.g. CartPole-v1 (default with --resume: the saved one)")
     common(p)
     p.set_defaults(func=_run_ppo)
 
-    g = sub.add_parser("grpo", help="GRPO on a toy language-model task (GRPOConfig fields via --set)")
+    g = sub.add_parser("grpo", help="GRPO on a toy language-model task (GRPOConfig fields via --set)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=_fields_epilog("ppo_grpo_lab.llm", "GRPOConfig"))
     g.add_argument("--task", default=None, help="task: addition or countdown (default with --resume: the saved one)")
     g.add_argument("--sft-steps", type=int, default=None, help="supervised warm-up steps before GRPO (default 600)")
     common(g)

@@ -98,6 +98,12 @@ def test_build_config_coerces_and_names_fields(tmp_path):
 def test_help_and_missing_command(capsys):
     r = cli("--help")
     assert r.returncode == 0 and "ppo" in r.stdout and "grpo" in r.stdout
+    if HAS_PPO:
+        r = run_main(capsys, "ppo", "--help")
+        assert r.returncode == 0 and "PPOConfig fields" in r.stdout and "learning_rate=" in r.stdout
+    if HAS_GRPO:
+        r = run_main(capsys, "grpo", "--help")
+        assert r.returncode == 0 and "group_size=" in r.stdout
     r = run_main(capsys)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     r = run_main(capsys, "ppo", "--env", "CartPole-v1")  # --out is required
@@ -261,6 +267,7 @@ def test_grpo_bad_input_exit_2(tmp_path, capsys, args, words):
 
 
 @pytest.mark.skipif(not HAS_GRPO, reason="ppo_grpo_lab.llm.train_grpo not installed")
+@pytest.mark.slow
 def test_grpo_tiny_run_and_resume(tmp_path):
     out = tmp_path / "g"
     tiny = ["--set", "steps=2", "--set", "batch_size=16", "--set", "group_size=4", "--set", "eval_every=0",
