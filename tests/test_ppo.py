@@ -9,7 +9,7 @@ import torch
 
 from ppo_grpo_lab.envs.torch_cartpole import TorchCartPoleVectorEnv
 from ppo_grpo_lab.ppo import (ActorCritic, PPOConfig, PPOTrainer, EpisodeTracker, VecEnvAdapter,
-                              collect_rollout, compute_advantages, make_vec_env, ppo_loss)
+                              collect_rollout, compute_advantages, make_vec_env, ppo_loss, train_ppo)
 
 torch.set_num_threads(1)  # tiny MLPs: one thread is fastest and avoids contention on shared CPUs
 
@@ -201,3 +201,38 @@ def test_continuous_actions_gaussian_policy_runs_and_learns_something():
     assert not torch.equal(before, trainer.agent.log_std)
     assert math.isfinite(history.last("loss/total"))
     assert trainer.agent.act(trainer.obs)[0].shape == (4, 1)
+
+
+def test_policy_log_probs_and_entropies_match_torch_distributions():
+    obs_space = gym.spaces.Box(-1, 1, (3,), np.float32)
+    torch.manual_seed(0)
+    obs = torch.randn(6, 3)
+    disc = ActorCritic(obs_space, gym.spaces.Discrete(4))
+    actions, log_prob, value = disc.act(obs, torch.Generator().manual_seed(0))
+    logits = disc.actor(obs)
+    ref = torch.distributions.Categorical(logits=logits)
+    torch.testing.assert_close(log_prob, ref.log_prob(actions))
+    torch.testing.assert_close(disc.entropy(logits), ref.entropy())
+    cont = ActorCritic(obs_space, gym.spaces.Box(-2, 2, (2,), np.float32))
+    with torch.no_grad():
+        cont.log_std.copy_(torch.tensor([-0.5, 0.3]))
+    actions, log_prob, _ = cont.act(obs, torch.Generator().manual_seed(0))
+    mean = cont.actor(obs)
+    ref = torch.distributions.Normal(mean, cont.log_std.exp())
+    torch.testing.assert_close(log_prob, ref.log_prob(actions).sum(-1))
+    torch.testing.assert_close(cont.entropy(mean), ref.entropy().sum(-1))
+    assert value.shape == (6,)
+
+
+def test_orthogonal_initialisation_gains():
+    agent = ActorCritic(gym.spaces.Box(-1, 1, (4,), np.float32), gym.spaces.Discrete(2), (64, 64))
+    w = agent.critic[0].weight  # [64, 4], gain √2: orthonormal columns scaled by √2
+    torch.testing.assert_close(w.T @ w, 2 * torch.eye(4), atol=1e-5, rtol=0)
+    head = agent.actor[-1].weight  # [2, 64], gain 0.01: orthonormal rows scaled by 0.01
+    torch.testing.assert_close(head @ head.T, 1e-4 * torch.eye(2), atol=1e-8, rtol=0)
+    assert all(float(m.bias.detach().abs().max()) == 0 for m in agent.modules() if isinstance(m, torch.nn.Linear))
+
+
+def test_train_ppo_one_call_api_returns_a_history():
+    history = train_ppo("CartPole-v1", PPOConfig(**{**SMALL, "total_timesteps": 4 * 32}))
+    assert [r["step"] for r in history.records if "loss/policy" in r] == [128]

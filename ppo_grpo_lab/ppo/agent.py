@@ -78,24 +78,33 @@ class ActorCritic(nn.Module):
         """V_ψ(s): obs [B, obs_dim] → [B]."""
         return self.critic(obs).squeeze(-1)
 
-    def _log_prob_entropy(self, out: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+    def _log_prob(self, out: Tensor, actions: Tensor) -> Tensor:
+        """log π(a|s) [B] from the actor output (no host synchronisation: used at every env step)."""
         if self.discrete:
             log_p = torch.log_softmax(out, dim=-1)  # [B, A]
-            return log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1), categorical_entropy(out)
+            return log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
         log_std = self.log_std.expand_as(out)  # [B, D]
         z = (actions - out) / log_std.exp()
-        log_prob = (-0.5 * z.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
-        ent = (0.5 + 0.5 * math.log(2 * math.pi) + log_std).sum(-1)
-        return log_prob, ent
+        return (-0.5 * z.square() - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
 
-    def evaluate(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """For the loss: ``(log π_θ(a|s) [B], entropy [B], V_ψ(s) [B], actor output)``.
+    def _entropy(self, out: Tensor) -> Tensor:
+        """H[π](s) [B]: the core categorical entropy, or a diagonal Gaussian's Σ_d (½ + ½ log 2π + log σ_d)."""
+        if self.discrete:
+            return categorical_entropy(out)
+        return (0.5 + 0.5 * math.log(2 * math.pi) + self.log_std).sum(-1).expand(out.shape[0])
 
-        The actor output is the logits [B, A] (discrete) or the mean μ [B, D] (continuous).
+    def evaluate(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """For the loss: ``(log π_θ(a|s) [B], V_ψ(s) [B], actor output)``.
+
+        The actor output is the logits [B, A] (discrete: ``ppo_loss`` takes the entropy from them)
+        or the mean μ [B, D] (continuous: pass ``entropy(μ)`` to ``ppo_loss``).
         """
         out = self.actor(obs)
-        log_prob, ent = self._log_prob_entropy(out, actions)
-        return log_prob, ent, self.value(obs), out
+        return self._log_prob(out, actions), self.value(obs), out
+
+    def entropy(self, out: Tensor) -> Tensor:
+        """Per-sample entropy H[π](s) [B] from the actor output of :meth:`evaluate`."""
+        return self._entropy(out)
 
     @torch.no_grad()
     def act(self, obs: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -107,8 +116,7 @@ class ActorCritic(nn.Module):
         else:
             noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
             actions = out + self.log_std.exp() * noise  # [B, D]
-        log_prob, _ = self._log_prob_entropy(out, actions)
-        return actions, log_prob, self.value(obs)
+        return actions, self._log_prob(out, actions), self.value(obs)
 
     @staticmethod
     def env_actions(actions: Tensor, action_space: spaces.Space):

@@ -168,12 +168,12 @@ class PPOTrainer:
     def _minibatch_step(self, obs, actions, old_logp, old_values, adv, targets, where: str) -> dict:
         cfg, agent = self.config, self.agent
         try:
-            log_probs, ent, values, out = agent.evaluate(obs, actions)
+            log_probs, values, out = agent.evaluate(obs, actions)
             if cfg.norm_adv:
                 adv = normalize_advantages(adv)
             loss, stats = ppo_loss(
                 log_probs, old_logp, adv, values, targets,
-                logits=out if agent.discrete else None, entropies=None if agent.discrete else ent,
+                logits=out if agent.discrete else None, entropies=None if agent.discrete else agent.entropy(out),
                 old_values=old_values if cfg.clip_vloss else None, clip_eps=cfg.clip_eps,
                 vf_coef=cfg.vf_coef, ent_coef=cfg.ent_coef, vf_clip=cfg.vf_clip if cfg.clip_vloss else None)
         except ValueError as exc:
