@@ -236,3 +236,12 @@ def test_orthogonal_initialisation_gains():
 def test_train_ppo_one_call_api_returns_a_history():
     history = train_ppo("CartPole-v1", PPOConfig(**{**SMALL, "total_timesteps": 4 * 32}))
     assert [r["step"] for r in history.records if "loss/policy" in r] == [128]
+
+
+def test_target_kl_stops_epochs_early_and_value_clipping_runs():
+    cfg = PPOConfig(**{**SMALL, "update_epochs": 4, "target_kl": 1e-9, "clip_vloss": True, "vf_clip": 0.01})
+    history = PPOTrainer("CartPole-v1", cfg).train(num_updates=2)
+    assert history.series("stats/epochs")[1].tolist() == [1.0, 1.0]  # KL > 1e-9 after the first epoch
+    assert history.series("stats/value_clip_frac")[1].max() > 0  # a tiny ε_v clips some samples
+    full = PPOTrainer("CartPole-v1", PPOConfig(**{**SMALL, "update_epochs": 4})).train(num_updates=1)
+    assert full.last("stats/epochs") == 4
