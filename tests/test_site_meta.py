@@ -297,3 +297,10 @@ def test_book_kernels_draw_inline(monkeypatch):
 
     assert os.environ["MPLBACKEND"] == "module://matplotlib_inline.backend_inline"
     assert "book_kernel_env" in CONFIG["sphinx"]["local_extensions"]
+
+
+def test_check_site_expects_the_configured_colab_link():
+    cs = _check_site()
+    url = cs.colab_link(ROOT / "_config.yml", "book/07_td_gae")
+    slug = CONFIG["repository"]["url"].split("github.com/")[1]
+    assert url == f"https://colab.research.google.com/github/{slug}/blob/{CONFIG['repository']['branch']}/book/07_td_gae.ipynb"

@@ -11,7 +11,9 @@ What is checked (exit status 1 if anything fails, 2 on a usage error):
    time budget): every ``math`` element was typeset by MathJax (an ``mjx-container`` inside
    it) and no formula failed (no ``mjx-merror``, no undefined macro shown in red).
    Chapter pages (notebooks) must contain math at all.
-3. Figures, on chapter pages whose notebook draws (``plt.``, ``.plot(``, ``imshow``,
+3. Colab, on chapter pages: the launch button opens this notebook of the configured
+   repository and branch (``repository`` and ``launch_buttons.colab_url`` in _config.yml).
+4. Figures, on chapter pages whose notebook draws (``plt.``, ``.plot(``, ``imshow``,
    ``History.plot``...): at least one ``<img>`` in the cell outputs, each a non-empty file.
 
 MathJax: the site loads MathJax 3 from a CDN. Where the CDN cannot be reached (CI runs
@@ -199,6 +201,22 @@ def toc_pages(toc_path: Path) -> list[str]:
     return out
 
 
+def colab_link(config_path: Path, page: str) -> str | None:
+    """The Colab address the launch button of ``page`` must have, or None if Colab is not configured."""
+    import yaml
+
+    if not config_path.is_file():
+        return None
+    cfg = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    colab, repo = (cfg.get("launch_buttons") or {}).get("colab_url"), cfg.get("repository") or {}
+    if not colab or not repo.get("url"):
+        return None
+    slug = urllib.parse.urlsplit(repo["url"]).path.strip("/")
+    prefix = (repo.get("path_to_book") or "").strip("/")
+    path = f"{prefix}/{page}.ipynb" if prefix else f"{page}.ipynb"
+    return f"{colab.rstrip('/')}/github/{slug}/blob/{repo.get('branch', 'main')}/{path}"
+
+
 def notebook_plots(source_root: Path, page: str) -> bool | None:
     """True if the notebook behind ``page`` draws a figure; None if the page is not a notebook."""
     nb = source_root / f"{page}.ipynb"
@@ -289,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--html", default=str(ROOT / "_build" / "html"), help="built site (default: _build/html)")
     ap.add_argument("--toc", default=str(ROOT / "_toc.yml"), help="table of contents (default: _toc.yml)")
     ap.add_argument("--source", default=str(ROOT), help="folder the toc paths are relative to")
+    ap.add_argument("--config", default=str(ROOT / "_config.yml"), help="book config (for the Colab link)")
     ap.add_argument("--chromium", default=None, help="browser executable (default: chromium on PATH)")
     ap.add_argument("--mathjax", default=None, help="local MathJax 3 folder (with es5/), used if the CDN is unreachable")
     ap.add_argument("--force-local-mathjax", action="store_true", help="use the local MathJax even if the CDN answers")
@@ -338,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
                 problems.append(f"{page}: {dom.merror} formulas rendered as MathJax errors (bad TeX)")
             if plots is not None and static.math == 0:
                 problems.append(f"{page}: chapter page without any math")
+            colab = colab_link(Path(args.config), page) if plots is not None else None
+            if colab and colab not in static.links:
+                problems.append(f"{page}: no Colab launch link to {colab}")
             out_imgs = [src for src, in_out in dom.images if in_out]
             if plots and not out_imgs and not args.skip_figures:
                 problems.append(f"{page}: the notebook draws figures but the page shows no output image")
