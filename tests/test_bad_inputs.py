@@ -207,6 +207,31 @@ CASES: list = [  # (case id, argument the message must name, call), or a pytest.
     pytest.param("llm/grpo-loss-aggregation", "aggregation", lambda: sub("ppo_grpo_lab.llm", "grpo_loss")(
         LP, LP, LP, t(3), MASK, aggregation="mean"), marks=pytest.mark.xfail(
         reason="known: the message names the inner argument 'rule', not grpo_loss's 'aggregation'", strict=False)),
+    *[(f"PPOLMConfig/{field}={value!r}", field, (lambda field=field, value=value:
+        sub("ppo_grpo_lab.llm", "PPOLMConfig")(**{field: value}))) for field, value in [
+        ("steps", 0), ("mu", 0), ("clip_eps", 1.0), ("value_clip_eps", 0.0), ("beta", -1.0), ("gamma", 1.5),
+        ("lam", -0.5), ("vf_coef", 0.0), ("temperature", 0.0), ("lr", -1e-3), ("critic_lr", 0.0),
+    ]],
+    ("token_rewards/empty-answer", "mask", lambda: sub("ppo_grpo_lab.llm", "token_rewards")(
+        torch.ones(2), t(2, 3), t(2, 3), torch.zeros(2, 3, dtype=torch.bool), 0.1)),
+    # ----------------------------------------------------------------- environments
+    ("WeeklyExams/n-weeks", "n_weeks", lambda: sub("ppo_grpo_lab.envs.weekly_exams", "WeeklyExams")(n_weeks=0)),
+    ("WeeklyExams/reward-noise", "reward_noise",
+     lambda: sub("ppo_grpo_lab.envs.weekly_exams", "WeeklyExams")(reward_noise=-0.1)),
+    ("WeeklyExams/render-mode", "render_mode",
+     lambda: sub("ppo_grpo_lab.envs.weekly_exams", "WeeklyExams")(render_mode="human")),
+    ("TorchCartPole/num-envs", "num_envs",
+     lambda: sub("ppo_grpo_lab.envs.torch_cartpole", "TorchCartPoleVectorEnv")(num_envs=0, device="cpu")),
+    ("TorchCartPole/max-episode-steps", "max_episode_steps",
+     lambda: sub("ppo_grpo_lab.envs.torch_cartpole", "TorchCartPoleVectorEnv")(2, device="cpu", max_episode_steps=0)),
+    ("TorchCartPole/device-cuda", "device",
+     lambda: sub("ppo_grpo_lab.envs.torch_cartpole", "TorchCartPoleVectorEnv")(2, device="cuda")
+     if not torch.cuda.is_available() else pytest.skip("CUDA is available")),
+    ("TorchWeeklyExams/num-envs", "num_envs",
+     lambda: sub("ppo_grpo_lab.envs.torch_weekly_exams", "TorchWeeklyExamsVectorEnv")(num_envs=-1)),
+    # ----------------------------------------------------------------- grader
+    ("grade/unknown-exercise", "name", lambda: sub("ppo_grpo_lab.grade", "grade")("no_such_exercise", lambda *a: 0)),
+    ("grade/not-a-function", "fn", lambda: sub("ppo_grpo_lab.grade", "grade")("gae", 42)),
     # ----------------------------------------------------------------- bandit
     ("BanditConfig/clip-eps", "clip_eps", lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(clip_eps=1.5)),
     ("BanditConfig/kl-beta", "kl_beta", lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(kl_beta=-1.0)),
