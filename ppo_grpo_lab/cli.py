@@ -296,8 +296,8 @@ def _run_ppo(args) -> int:
         _save_atomic(trainer.save, ckpt)  # between two updates: --resume continues exactly
     files = write_outputs(out, trainer.history, PPO_PLOTS, f"PPO on {env_id}")
     ret = trainer.mean_return(20)
-    print(f"PPO on {env_id}: {trainer.update}/{K} updates, {trainer.global_step} environment steps, "
-          f"mean return of the last 20 episodes {ret:.1f}")
+    summary = f"mean return of the last 20 episodes {ret:.1f}" if ret == ret else "no episode finished yet"
+    print(f"PPO on {env_id}: {trainer.update}/{K} updates, {trainer.global_step} environment steps, {summary}")
     print(f"wrote {out}/: config.json, {', '.join(files)}, checkpoint.pt"
           + ("" if status == EXIT_OK else " (interrupted: continue with --resume)"))
     return status
@@ -381,8 +381,9 @@ def _run_grpo(args) -> int:
         status = EXIT_INTERRUPTED
     _save_atomic(save, ckpt)
     files = write_outputs(out, history, GRPO_PLOTS, f"GRPO on {task_name}")
-    acc = history.last("eval/accuracy") if "eval/accuracy" in history.keys() else float("nan")
-    print(f"GRPO on {task_name}: {done} steps, held-out greedy accuracy {acc:.3f}")
+    acc = (f"held-out greedy accuracy {history.last('eval/accuracy'):.3f}" if "eval/accuracy" in history.keys()
+           else "not evaluated (eval_every=0)")
+    print(f"GRPO on {task_name}: {done} steps, {acc}")
     print(f"wrote {out}/: config.json, {', '.join(files)}, checkpoint.pt"
           + ("" if status == EXIT_OK else " (interrupted: the policy so far is saved; --resume runs a new phase)"))
     return status
