@@ -47,3 +47,19 @@ def test_ppo_solves_the_torch_cartpole_too():
     steps, trainer = _steps_to_475(TorchCartPoleVectorEnv(8, device="cpu", seed=1))
     print(f"TorchCartPoleVectorEnv: 20-episode mean >= 475 at {steps} env steps")
     assert steps is not None and steps <= BUDGET, trainer.mean_return(20)
+
+
+@pytest.mark.slow
+def test_ppo_gaussian_policy_learns_pendulum():
+    """Continuous actions: a random policy scores about −1200 per 200-step episode; PPO with a
+    diagonal Gaussian policy reaches a 20-episode mean above −400 in 61,440 steps (measured: −243,
+    about 24 s)."""
+    cfg = PPOConfig(num_envs=8, num_steps=256, total_timesteps=61_440, learning_rate=1e-3, anneal_lr=False,
+                    gamma=0.95, gae_lambda=0.95, update_epochs=10, num_minibatches=32, ent_coef=0.0, seed=1,
+                    progress=False, device="cpu")
+    trainer = PPOTrainer("Pendulum-v1", cfg)
+    trainer.train(num_updates=1)
+    first = trainer.mean_return(20)
+    trainer.train()
+    assert first < -900, first
+    assert trainer.mean_return(20) > -400, trainer.mean_return(20)
