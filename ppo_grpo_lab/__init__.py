@@ -2,20 +2,20 @@
 
 Core (pure functions, time-major ``[T, N]`` rollouts, ``[B, G]`` groups, ``[B, L]`` tokens):
 
-=====================  ==========================================  =====================
-function               equation                                    module
-=====================  ==========================================  =====================
-discounted_returns     G_t = r_t + γ G_{t+1}                        returns
-td_residuals           δ_t = r_t + γ V(s_{t+1}) − V(s_t)            td
-gae, gae_loop          Â_t = δ_t + γλ Â_{t+1}                       gae
-n_step_advantages      Σ_{k<n} γ^k r_{t+k} + γ^n V(s_{t+n}) − V(s_t)  nstep
-group_advantages       (r − mean) / std over a group                group
-clipped_surrogate      −E[min(r A, clip(r) A)]                      surrogate
-value_loss             (V − V^targ)²                                value
-entropy                −Σ π log π                                   entropy
-kl_k1, kl_k2, kl_k3    per-sample KL estimators                     kl
-masked_mean, aggregate GRPO / Dr. GRPO / DAPO token aggregation     aggregation
-=====================  ==========================================  =====================
+- ``discounted_returns`` (module ``returns``): G_t = r_t + γ G_{t+1}
+- ``td_residuals`` (``td``): δ_t = r_t + γ V(s_{t+1}) − V(s_t)
+- ``gae``, ``gae_loop`` (``gae``): Â_t = δ_t + γλ Â_{t+1}
+- ``n_step_advantages`` (``nstep``): Σ_{k<n} γ^k r_{t+k} + γ^n V(s_{t+n}) − V(s_t)
+- ``group_advantages`` (``group``): (r − mean) / std within a group
+- ``clipped_surrogate`` (``surrogate``): −E[min(r A, clip(r) A)]
+- ``value_loss`` (``value``): (V − V^targ)²
+- ``entropy`` (``entropy``): −Σ π log π
+- ``kl_k1``, ``kl_k2``, ``kl_k3`` (``kl``): per-sample KL estimators
+- ``masked_mean``, ``aggregate`` (``aggregation``): GRPO / Dr. GRPO / DAPO token aggregation
+
+Subpackages: ``envs`` (ExamBandit, WeeklyExams, torch-vectorised CartPole and WeeklyExams),
+``bandit`` (Part I trainer), ``mdp`` (exact policy evaluation), ``ppo`` (PPO trainer),
+``llm`` (toy language model, GRPO and PPO), ``grade`` (exercise grader).
 """
 from .aggregation import AGGREGATIONS, aggregate, aggregate_dapo, aggregate_dr_grpo, aggregate_grpo, masked_mean
 from .device import resolve_device

@@ -3,10 +3,10 @@
 A :class:`History` is a list of records, each a dict with an integer ``step`` (e.g.
 environment steps, or updates) and metric values keyed by slash names such as
 ``loss/policy`` or ``stats/clip_frac``. Different records may carry different keys
-(episode returns arrive at other times than losses).
+(episode returns arrive at other times than losses)::
 
     h = History()
-    h.log(step=128, **{"loss/policy": 0.1, "stats/clip_frac": 0.02})
+    h.log(128, {"loss/policy": 0.1, "stats/clip_frac": 0.02})
     steps, values = h.series("loss/policy")
     h.plot(["loss/policy", "stats/clip_frac"])
     h.to_csv("metrics.csv")
