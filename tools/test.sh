@@ -8,6 +8,8 @@ source "$ROOT/tools/setup_env.sh"
 cd "$ROOT"
 export PPO_GRPO_LAB_QUICK="${PPO_GRPO_LAB_QUICK:-1}"
 export MPLBACKEND=Agg  # headless; figures are not compared
+# one torch/BLAS thread per pytest worker (and per notebook kernel): workers already fill the cores
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 JOBS="${PPO_GRPO_LAB_JOBS:-2}"
 
 echo "[test] notebooks are stored without outputs"
