@@ -107,14 +107,26 @@ class ActorCritic(nn.Module):
         return self._entropy(out)
 
     @torch.no_grad()
-    def act(self, obs: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """Sample a ~ π_θ(·|s) with ``generator``: returns ``(actions [B] or [B, D], log π [B], V [B])``."""
+    def act(self, obs: Tensor, generator: torch.Generator | None = None,
+            shard: tuple[int, int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Sample a ~ π_θ(·|s) with ``generator``: returns ``(actions [B] or [B, D], log π [B], V [B])``.
+
+        ``shard = (offset, total)``: these B rows are rows ``offset … offset+B−1`` of a batch of
+        ``total`` (data-parallel training). The random numbers are drawn for all ``total`` rows, exactly
+        as one process holding the whole batch would draw them, and only this shard's rows are used.
+        """
         out = self.actor(obs)
+        full, rows = out, slice(None)
+        if shard is not None:
+            offset, total = shard
+            rows = slice(offset, offset + out.shape[0])
+            full = out.new_zeros((total, out.shape[-1]))  # other ranks' rows: placeholders, never used
+            full[rows] = out
         if self.discrete:
-            probs = torch.softmax(out, dim=-1)
-            actions = torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # [B]
+            probs = torch.softmax(full, dim=-1)  # the draws do not depend on the placeholder rows' values
+            actions = torch.multinomial(probs, 1, generator=generator).squeeze(-1)[rows]  # [B]
         else:
-            noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
+            noise = torch.randn(full.shape, generator=generator, device=out.device, dtype=out.dtype)[rows]
             actions = out + self.log_std.exp() * noise  # [B, D]
         return actions, self._log_prob(out, actions), self.value(obs)
 

@@ -131,8 +131,8 @@ class EpisodeTracker:
 
 @torch.no_grad()
 def collect_rollout(env: VecEnvAdapter, agent: ActorCritic, obs: Tensor, num_steps: int,
-                    tracker: EpisodeTracker, generator: torch.Generator | None = None
-                    ) -> tuple[Rollout, Tensor, dict[str, Tensor]]:
+                    tracker: EpisodeTracker, generator: torch.Generator | None = None,
+                    shard: tuple[int, int] | None = None) -> tuple[Rollout, Tensor, dict[str, Tensor]]:
     """Run ``num_steps`` steps of every env with the current policy.
 
     Args:
@@ -142,6 +142,8 @@ def collect_rollout(env: VecEnvAdapter, agent: ActorCritic, obs: Tensor, num_ste
         num_steps: T.
         tracker: per-env running episode statistics.
         generator: torch generator for action sampling (seeded by the trainer).
+        shard: ``(offset, total)`` when these N envs are envs ``offset … offset+N−1`` of ``total`` spread
+            over processes (see :meth:`ActorCritic.act`); None for a single process.
 
     Returns:
         ``(rollout, obs, episodes)``: the :class:`Rollout`, the observations to continue from,
@@ -158,7 +160,7 @@ def collect_rollout(env: VecEnvAdapter, agent: ActorCritic, obs: Tensor, num_ste
     ep_ret, ep_len = torch.empty((T, N), device=dev), torch.empty((T, N), device=dev, dtype=torch.long)
     for t in range(T):
         buf_obs[t] = obs
-        action, buf_logp[t], buf_val[t] = agent.act(obs, generator)
+        action, buf_logp[t], buf_val[t] = agent.act(obs, generator, shard)
         buf_act[t] = action
         env_action = ActorCritic.env_actions(action, env.single_action_space)
         obs, buf_rew[t], buf_term[t], buf_trunc[t], buf_next[t] = env.step(env_action)

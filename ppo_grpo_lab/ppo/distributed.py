@@ -1,0 +1,85 @@
+"""Data parallelism for the PPO trainer: R processes, each running N/R of the N environments.
+
+Launch the same script R times with ``torchrun --nproc_per_node R script.py`` (or initialise
+``torch.distributed`` yourself). The trainer then behaves like one process with all N envs:
+
+- rank r steps the envs ``r·k … (r+1)·k − 1`` (k = N / R), seeded ``seed + r·k + i`` exactly as
+  the single-process vector env seeds its env ``r·k + i``;
+- every rank draws the same random numbers as the single process (action noise for all N rows,
+  the minibatch permutation over all N·T samples) and keeps the part that belongs to its envs, so
+  the union of the ranks' minibatches is the single-process minibatch;
+- each rank weights its minibatch loss mean by ``n_r / |minibatch|`` and the gradients are
+  summed over ranks (one all-reduce), which gives the gradient of the global minibatch mean;
+  clipping and the Adam step then see identical gradients on every rank;
+- advantage normalisation, the logged metrics and the explained variance use global statistics.
+
+This module holds the small collective helpers; with one process they do nothing.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+__all__ = ["setup", "world", "all_reduce_sum", "all_gather_cat", "global_normalize", "global_explained_variance"]
+
+
+def world() -> tuple[int, int]:
+    """``(rank, world_size)``; ``(0, 1)`` when ``torch.distributed`` is not initialised."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def setup(device: torch.device) -> tuple[int, int, torch.device]:
+    """Initialise the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1) and it is not yet;
+    backend ``nccl`` for CUDA, ``gloo`` for CPU. Returns ``(rank, world_size, device)``, with a bare
+    ``cuda`` device pinned to ``cuda:LOCAL_RANK``."""
+    if (dist.is_available() and not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1):
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    rank, size = world()
+    if size > 1 and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count())))
+        torch.cuda.set_device(device)
+    return rank, size, device
+
+
+def all_reduce_sum(x: Tensor) -> Tensor:
+    """Sum ``x`` over ranks, in place (a no-op with one process); returns ``x``."""
+    if world()[1] > 1:
+        dist.all_reduce(x, op=dist.ReduceOp.SUM)
+    return x
+
+
+def all_gather_cat(x: Tensor, dim: int) -> Tensor:
+    """Concatenate every rank's ``x`` (same shape on all ranks) along ``dim``, in rank order."""
+    if world()[1] == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(world()[1])]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts, dim=dim)
+
+
+def global_normalize(adv: Tensor, n_real: int, eps: float = 1e-8) -> Tensor:
+    """``(Â − mean) / (std + eps)`` with mean and (unbiased) std over the real samples of all ranks;
+    the first ``n_real`` entries of ``adv`` are real (the rest are a zero-weight placeholder)."""
+    x = adv[:n_real]
+    s = all_reduce_sum(torch.stack([x.sum(), torch.tensor(float(n_real), device=adv.device, dtype=adv.dtype)]))
+    n, mean = s[1], s[0] / s[1]
+    ss = all_reduce_sum((x - mean).square().sum().reshape(1))[0]
+    if float(n) < 2:
+        return adv - mean
+    return (adv - mean) / ((ss / (n - 1)).sqrt() + eps)
+
+
+def global_explained_variance(predictions: Tensor, targets: Tensor) -> Tensor:
+    """``1 − Var[y − ŷ] / Var[y]`` over the samples of all ranks (two passes, unbiased variances)."""
+    d = targets - predictions
+    s = all_reduce_sum(torch.stack([targets.sum(), d.sum(),
+                                    torch.tensor(float(targets.numel()), device=targets.device)]))
+    n = s[2]
+    q = all_reduce_sum(torch.stack([(targets - s[0] / n).square().sum(), (d - s[1] / n).square().sum()]))
+    var_y, var_d = q[0] / (n - 1), q[1] / (n - 1)
+    return torch.where(var_y > 0, 1 - var_d / var_y, torch.full_like(var_y, float("nan")))
