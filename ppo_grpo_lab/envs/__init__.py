@@ -14,3 +14,8 @@ _ENVS = {
 for _id, _entry in _ENVS.items():
     if _id not in registry:
         register(id=_id, entry_point=_entry)
+
+from .torch_cartpole import TorchCartPoleVectorEnv  # noqa: E402
+from .torch_weekly_exams import TorchWeeklyExamsVectorEnv  # noqa: E402
+
+__all__ = ["TorchCartPoleVectorEnv", "TorchWeeklyExamsVectorEnv"]
