@@ -74,6 +74,17 @@ def check_range(name: str, value: float, low: float, high: float, *, low_open: b
         raise ValueError(f"{name}: expected a value in {lb}{low}, {high}{hb}, got {value}")
 
 
+def check_int(name: str, value, minimum: int = 1, note: str = "", symbol: str = "") -> None:
+    """Require an integer (not a bool) ``>= minimum``.
+
+    ``symbol`` (e.g. ``"G"``) and ``note`` (why the bound) go into the message:
+    ``group_size: expected an integer G >= 2 (...), got 1``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        sym = f"{symbol} " if symbol else ""
+        raise ValueError(f"{name}: expected an integer {sym}>= {minimum}{note}, got {value!r}")
+
+
 def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
     """Require ``value`` to be one of ``choices``."""
     if value not in choices:
@@ -106,3 +117,16 @@ def check_rollout(layout: str = "[T, N]", **tensors: Tensor | None) -> dict[str,
             check_finite(**{name: t})
         out[name] = t
     return out
+
+
+def check_advantage_inputs(rewards, values, next_values, terminated, truncated, gamma) -> dict[str, Tensor]:
+    """Validate the inputs shared by every advantage estimator (all ``[T, N]``, γ in [0, 1]).
+
+    Returns the converted tensors by name; a missing ``truncated`` becomes all-False.
+    """
+    t = check_rollout(rewards=rewards, values=values, next_values=next_values,
+                      terminated=terminated, truncated=truncated)
+    check_range("gamma", gamma, 0.0, 1.0)
+    if t["truncated"] is None:
+        t["truncated"] = torch.zeros_like(t["terminated"])
+    return t

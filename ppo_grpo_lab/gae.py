@@ -19,19 +19,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._checks import check_range, check_rollout
-from .td import td_residuals
+from ._checks import check_advantage_inputs, check_range
 
 __all__ = ["gae", "gae_loop"]
 
 
 def _validate(rewards, values, next_values, terminated, truncated, gamma, lam):
-    t = check_rollout(rewards=rewards, values=values, next_values=next_values,
-                      terminated=terminated, truncated=truncated)
-    check_range("gamma", gamma, 0.0, 1.0)
+    t = check_advantage_inputs(rewards, values, next_values, terminated, truncated, gamma)
     check_range("lam", lam, 0.0, 1.0)
-    if t["truncated"] is None:
-        t["truncated"] = torch.zeros_like(t["terminated"])
     return t
 
 

@@ -25,19 +25,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._checks import check_range, check_rollout
+from ._checks import check_advantage_inputs, check_int
 
 __all__ = ["n_step_advantages", "n_step_advantages_loop"]
 
 
 def _validate(rewards, values, next_values, terminated, truncated, gamma, n):
-    t = check_rollout(rewards=rewards, values=values, next_values=next_values,
-                      terminated=terminated, truncated=truncated)
-    check_range("gamma", gamma, 0.0, 1.0)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n: expected an integer >= 1 (number of real rewards before bootstrapping), got {n!r}")
-    if t["truncated"] is None:
-        t["truncated"] = torch.zeros_like(t["terminated"])
+    t = check_advantage_inputs(rewards, values, next_values, terminated, truncated, gamma)
+    check_int("n", n, 1, " (number of real rewards before bootstrapping)")
     return t
 
 

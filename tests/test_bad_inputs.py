@@ -204,9 +204,8 @@ CASES: list = [  # (case id, argument the message must name, call), or a pytest.
     ("AdditionTask/digits", "digits", lambda: sub("ppo_grpo_lab.llm", "AdditionTask")(digits=7)),
     ("CountdownTask/n-numbers", "n_numbers", lambda: sub("ppo_grpo_lab.llm", "CountdownTask")(n_numbers=9)),
     ("tokenizer/unknown-char", "text", lambda: sub("ppo_grpo_lab.llm", "CharTokenizer")().encode("héllo")),
-    pytest.param("llm/grpo-loss-aggregation", "aggregation", lambda: sub("ppo_grpo_lab.llm", "grpo_loss")(
-        LP, LP, LP, t(3), MASK, aggregation="mean"), marks=pytest.mark.xfail(
-        reason="known: the message names the inner argument 'rule', not grpo_loss's 'aggregation'", strict=False)),
+    ("llm/grpo-loss-aggregation", "aggregation", lambda: sub("ppo_grpo_lab.llm", "grpo_loss")(
+        LP, LP, LP, t(3), MASK, aggregation="mean")),
     *[(f"PPOLMConfig/{field}={value!r}", field, (lambda field=field, value=value:
         sub("ppo_grpo_lab.llm", "PPOLMConfig")(**{field: value}))) for field, value in [
         ("steps", 0), ("mu", 0), ("clip_eps", 1.0), ("value_clip_eps", 0.0), ("beta", -1.0), ("gamma", 1.5),

@@ -13,6 +13,11 @@ with ``r_{i,t} = π_θ(o_{i,t}|q, o_{i,<t}) / π_θold(o_{i,t}|q, o_{i,<t})``. T
 averaging is the ``grpo`` aggregation; ``dr_grpo`` and ``dapo`` replace it (see
 :mod:`ppo_grpo_lab.aggregation`). :func:`grpo_loss` is the pure loss; :func:`train_grpo`
 only orchestrates sampling, scoring and μ optimisation steps per batch.
+
+Several processes (``torchrun --nproc_per_node R``, or ``torch.distributed`` initialised): each
+rank answers B/R of the B questions (all G answers of a question stay on one rank), drawing the
+same random numbers as one process would, and the ranks sum their weighted gradients, so R
+processes take the same steps as one (up to float32 rounding; tested with gloo, R = 2).
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._checks import check_choice, check_int
 from ..aggregation import AGGREGATIONS, aggregate, masked_mean
 from ..device import resolve_device
 from ..group import SCALES, group_advantages, zero_std_groups
@@ -32,6 +38,7 @@ from ..surrogate import clipped_objective
 from .evaluation import accuracy, prompts_tensor, score
 from .memory import SavedTensorMeter, state_bytes
 from .sampling import completion_log_probs, generate
+from ..ppo import distributed as ddp
 
 __all__ = ["GRPOConfig", "grpo_loss", "train_grpo"]
 
@@ -78,10 +85,8 @@ class GRPOConfig:
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "mu"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)!r}")
-        if not isinstance(self.group_size, int) or self.group_size < 2:
-            raise ValueError(f"group_size: expected an integer G >= 2 (a group needs a mean to compare with), got {self.group_size!r}")
+            check_int(name, getattr(self, name), 1)
+        check_int("group_size", self.group_size, 2, " (a group needs a mean to compare with)", symbol="G")
         if self.batch_size % self.group_size:
             lo = max(self.group_size, self.batch_size - self.batch_size % self.group_size)
             raise ValueError(f"batch_size: expected a multiple of group_size={self.group_size}, got {self.batch_size}; "
@@ -127,6 +132,7 @@ def grpo_loss(log_probs, old_log_probs, ref_log_probs, advantages, mask, clip_ep
         raise ValueError(f"log_probs: expected a 2-D tensor [B, L], got shape {tuple(log_probs.shape)}")
     if advantages.shape != log_probs.shape[:1]:
         raise ValueError(f"advantages: expected shape ({log_probs.shape[0]},) (one per answer), got {tuple(advantages.shape)}")
+    check_choice("aggregation", aggregation, list(AGGREGATIONS))
     objective = clipped_objective(log_probs, old_log_probs, advantages[:, None], clip_eps, clip_eps_high)  # (B, L)
     kl = kl_k3(log_probs, ref_log_probs) if beta > 0 else torch.zeros_like(log_probs)  # (B, L)
     loss = -aggregate(aggregation, objective - beta * kl, mask)
@@ -160,23 +166,38 @@ def train_grpo(policy, ref_model, task, tok, cfg: GRPOConfig, eval_problems=None
     ``memory/state_mb``, ``memory/activations_mb`` (see :mod:`~ppo_grpo_lab.llm.memory`) and
     ``model/params`` (policy + reference) at the end.
     """
-    device = resolve_device(cfg.device)
+    rank, R, device = ddp.setup(resolve_device(cfg.device))
+    G, n_q = cfg.group_size, cfg.batch_size // cfg.group_size
+    if n_q % R:
+        raise ValueError(f"batch_size: expected batch_size/group_size = {n_q} questions to split evenly over {R} "
+                         f"processes, got batch_size={cfg.batch_size}; use a multiple of {R * G}")
+    k, q0 = n_q // R, rank * (n_q // R)  # this rank's questions: q0 … q0+k−1
     policy.to(device).train()
     ref_model.to(device).eval()  # frozen: only ever called under torch.no_grad()
+    if R > 1:  # every rank starts from rank 0's weights
+        for model in (policy, ref_model):
+            for p in model.parameters():
+                torch.distributed.broadcast(p.data, src=0)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
     meter, hist, t0 = SavedTensorMeter([policy, ref_model]), History(), time.perf_counter()
-    G, n_q = cfg.group_size, cfg.batch_size // cfg.group_size
     if eval_problems is not None:
         hist.log(0, {"eval/accuracy": accuracy(policy, task, tok, eval_problems), "time/seconds": 0.0})
-    for step in tqdm(range(1, cfg.steps + 1), desc="GRPO", disable=not cfg.progress):
-        problems = [p for p in task.sample(n_q, rng, "train") for _ in range(G)]  # each question G times
-        prompts = prompts_tensor(tok, problems, device)  # (B·G, P)
-        completions, mask = generate(policy, prompts, task.max_answer_len, cfg.temperature, gen)  # (B·G, L)
+    for step in tqdm(range(1, cfg.steps + 1), desc="GRPO", disable=not cfg.progress or rank != 0):
+        questions = task.sample(n_q, rng, "train")[q0:q0 + k]  # every rank draws all B, keeps its share
+        problems = [p for p in questions for _ in range(G)]  # each question G times
+        prompts = prompts_tensor(tok, problems, device)  # (B·G, P) (this rank's k·G rows)
+        completions, mask = generate(policy, prompts, task.max_answer_len, cfg.temperature, gen,
+                                     shard=None if R == 1 else (q0 * G, n_q * G))  # (B·G, L)
         rewards, correct = score(task, tok, problems, completions.cpu())
+        lengths = mask.sum(1).float()  # (B·G,)
+        if R > 1:  # everyone sees all B·G rewards: group and batch statistics are global
+            rewards = ddp.all_gather_cat(rewards.to(device), 0).cpu()
+            correct = ddp.all_gather_cat(correct.to(device, torch.uint8), 0).cpu().bool()
+            lengths = ddp.all_gather_cat(lengths, 0)
         rewards_bg = rewards.view(n_q, G)  # (B, G)
-        advantages = group_advantages(rewards_bg, scale=cfg.scale).view(-1).to(device)  # (B·G,)
+        advantages = group_advantages(rewards_bg, scale=cfg.scale).view(-1)[q0 * G:(q0 + k) * G].to(device)
         with torch.no_grad():
             old_lp = completion_log_probs(policy, prompts, completions)["log_probs"]
             ref_lp = completion_log_probs(ref_model, prompts, completions)["log_probs"] if cfg.beta > 0 else old_lp
@@ -188,13 +209,16 @@ def train_grpo(policy, ref_model, task, tok, cfg: GRPOConfig, eval_problems=None
             if it == 0:
                 ent = masked_mean(out["entropy"].detach(), mask)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if R == 1:
+                loss.backward()
+            else:
+                ent, stats = _backward_and_sum(policy, loss, stats, ent, mask, cfg.aggregation, R, it == 0)
             grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
             opt.step()
         rec = {**stats, "reward/mean": rewards.mean(), "reward/std": rewards.std(),
                "reward/accuracy": correct.float().mean(),
                "stats/zero_std_frac": zero_std_groups(rewards_bg).float().mean(),
-               "completion/length": mask.sum(1).float().mean(), "stats/entropy": ent,
+               "completion/length": lengths.mean(), "stats/entropy": ent,
                "stats/grad_norm": grad_norm, "time/seconds": time.perf_counter() - t0}
         if eval_problems is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps):
             rec["eval/accuracy"] = accuracy(policy, task, tok, eval_problems)
@@ -204,3 +228,30 @@ def train_grpo(policy, ref_model, task, tok, cfg: GRPOConfig, eval_problems=None
             rec["model/params"] = policy.num_params() + ref_model.num_params()
         hist.log(step, rec)
     return hist
+
+
+def _backward_and_sum(policy, loss, stats, ent, mask, aggregation: str, R: int, sum_entropy: bool):
+    """Backward this rank's weighted loss and sum gradients and statistics over the R ranks.
+
+    With equal shares of questions the global ``grpo`` and ``dr_grpo`` losses are the mean of the
+    ranks' losses (weight 1/R); ``dapo`` (a mean over all tokens) and the token statistics weight
+    each rank by its share of the tokens, n_tok_r / Σ n_tok.
+    """
+    n_tok = mask.sum().to(loss.dtype)
+    total = ddp.all_reduce_sum(n_tok.detach().clone().reshape(1))[0]
+    w_tok = n_tok / total
+    w = w_tok if aggregation == "dapo" else torch.tensor(1.0 / R, dtype=loss.dtype, device=loss.device)
+    (loss * w).backward()
+    params = [p for p in policy.parameters() if p.grad is not None]  # the same set on every rank
+    keys = sorted(stats)
+    weights = torch.stack([w if key == "loss/policy" else w_tok for key in keys])
+    flat = torch.cat([p.grad.reshape(-1) for p in params]
+                     + [torch.stack([stats[key] for key in keys]).to(loss.dtype) * weights,
+                        (ent * w_tok).reshape(1).to(loss.dtype)])
+    ddp.all_reduce_sum(flat)
+    i = 0
+    for p in params:
+        p.grad = flat[i:i + p.numel()].view_as(p).clone()
+        i += p.numel()
+    stats = dict(zip(keys, flat[i:i + len(keys)].clone()))
+    return (flat[-1].clone() if sum_entropy else ent), stats

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._checks import check_int
 from ..aggregation import masked_mean
 from ..device import resolve_device
 from ..gae import gae
@@ -81,8 +82,7 @@ class PPOLMConfig:
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "mu"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected an integer >= 1, got {getattr(self, name)!r}")
+            check_int(name, getattr(self, name), 1)
         if not 0.0 < self.clip_eps < 1.0:
             raise ValueError(f"clip_eps: expected ε in (0, 1), typically 0.2, got {self.clip_eps}")
         if self.value_clip_eps is not None and not self.value_clip_eps > 0:

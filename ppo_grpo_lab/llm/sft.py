@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .._checks import check_int
 from ..device import resolve_device
 from ..history import History
 from .evaluation import accuracy
@@ -55,10 +56,8 @@ class SFTConfig:
     progress: bool = True
 
     def __post_init__(self):
-        if self.steps < 1:
-            raise ValueError(f"steps: expected an integer >= 1, got {self.steps}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size: expected an integer >= 1, got {self.batch_size}")
+        check_int("steps", self.steps, 1)
+        check_int("batch_size", self.batch_size, 1)
         if not self.lr > 0:
             raise ValueError(f"lr: expected a value > 0, got {self.lr}")
         if not 0.0 <= self.error_rate <= 1.0:
