@@ -31,7 +31,7 @@ def convert(text: str) -> nbformat.NotebookNode:
     }
     cells = []
     if not text.startswith("# no-colab-cell"):
-        cells.append(nbformat.v4.new_code_cell(COLAB_CELL, metadata={"tags": ["colab-install"]}))
+        cells.append(nbformat.v4.new_code_cell(COLAB_CELL, metadata={"tags": ["colab-install", "remove-cell"]}))  # hidden on the site
     kind, tags, buf = None, [], []
 
     def flush():
