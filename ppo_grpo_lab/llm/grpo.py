@@ -17,7 +17,12 @@ only orchestrates sampling, scoring and μ optimisation steps per batch.
 Several processes (``torchrun --nproc_per_node R``, or ``torch.distributed`` initialised): each
 rank answers B/R of the B questions (all G answers of a question stay on one rank), drawing the
 same random numbers as one process would, and the ranks sum their weighted gradients, so R
-processes take the same steps as one (up to float32 rounding; tested with gloo, R = 2).
+processes take the same steps as one (up to float32 rounding; tested with gloo, R = 2). Rewards,
+advantages and the logged metrics are global; ``memory/*`` is per rank; every rank computes
+``eval/accuracy`` (same weights, same value); only rank 0 shows the progress bar. One caveat of
+the comparison, not of the method: a parameter whose true gradient is exactly zero (the attention
+keys' bias) receives Adam steps of size ~lr driven by rounding noise, so it can differ between
+one and two processes without changing the model's outputs.
 """
 from __future__ import annotations
 

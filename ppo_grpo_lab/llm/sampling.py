@@ -37,7 +37,8 @@ def completion_mask(completions: Tensor) -> Tensor:
 
 @torch.no_grad()
 def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1.0,
-             generator: torch.Generator | None = None, use_cache: bool = True) -> tuple[Tensor, Tensor]:
+             generator: torch.Generator | None = None, use_cache: bool = True,
+             shard: tuple[int, int] | None = None) -> tuple[Tensor, Tensor]:
     """Sample answers for a batch of prompts.
 
     Args:
@@ -47,6 +48,9 @@ def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1
         temperature: τ >= 0; 0 means greedy.
         generator: a ``torch.Generator`` on the model's device for reproducible draws.
         use_cache: reuse keys/values (fast); False recomputes the whole prefix each step.
+        shard: ``(offset, total)`` when these B prompts are rows ``offset … offset+B−1`` of a batch of
+            ``total`` split over processes (``torch.distributed``): the random numbers are drawn for all
+            ``total`` rows, as one process would draw them, and generation stops when every process is done.
 
     Returns:
         ``(completions, mask)``: (LongTensor, [B, L]) PAD after EOS, and (bool Tensor, [B, L]).
@@ -73,12 +77,22 @@ def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1
             nxt = z.argmax(dim=-1)
         else:
             probs = F.softmax(z / temperature, dim=-1)
-            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            rows = slice(None)
+            if shard is not None:  # other processes' rows: uniform placeholders (the draws do not depend on them)
+                rows = slice(shard[0], shard[0] + B)
+                full = torch.full((shard[1], probs.shape[1]), 1.0 / probs.shape[1], device=probs.device)
+                full[rows] = probs
+                probs = full
+            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)[rows]
         nxt = torch.where(done, torch.full_like(nxt, PAD), nxt)
         out.append(nxt)
         done = done | (nxt == EOS)
         seq = torch.cat([seq, nxt[:, None]], dim=1)
-        if bool(done.all()):
+        if shard is not None:
+            from ..ppo.distributed import all_reduce_sum
+            if int(all_reduce_sum((~done).sum().reshape(1))[0]) == 0:
+                break
+        elif bool(done.all()):
             break
     completions = torch.stack(out, dim=1)  # (B, L')
     if completions.shape[1] < max_new_tokens:
