@@ -109,7 +109,7 @@ class ActorCritic(nn.Module):
     @torch.no_grad()
     def act(self, obs: Tensor, generator: torch.Generator | None = None,
             shard: tuple[int, int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        """Sample a ~ π_θ(·|s) with ``generator``: returns ``(actions [B] or [B, D], log π [B], V [B])``.
+        """Sample a ~ π_θ(· | s) with ``generator``: returns ``(actions [B] or [B, D], log π [B], V [B])``.
 
         ``shard = (offset, total)``: these B rows are rows ``offset … offset+B−1`` of a batch of
         ``total`` (data-parallel training). The random numbers are drawn for all ``total`` rows, exactly

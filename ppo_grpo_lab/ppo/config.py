@@ -58,7 +58,7 @@ class PPOConfig:
         ent_coef: c2, weight of the entropy bonus; 0-0.05.
         clip_vloss: clip the critic's change around the rollout-time values (PPO2 style).
         vf_clip: ε_v, the value clip range used when ``clip_vloss``; ~0.2 for returns of order 1,
-            larger (e.g. 10) for returns in the hundreds.
+        larger (e.g. 10) for returns in the hundreds.
         target_kl: stop an update's epochs early when the approximate KL exceeds it; 0.01-0.05, ``None`` = never.
 
     Model and run:

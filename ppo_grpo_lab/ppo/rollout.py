@@ -143,7 +143,7 @@ def collect_rollout(env: VecEnvAdapter, agent: ActorCritic, obs: Tensor, num_ste
         tracker: per-env running episode statistics.
         generator: torch generator for action sampling (seeded by the trainer).
         shard: ``(offset, total)`` when these N envs are envs ``offset … offset+N−1`` of ``total`` spread
-            over processes (see :meth:`ActorCritic.act`); None for a single process.
+            over processes (see :meth:`ppo_grpo_lab.ppo.agent.ActorCritic.act`); None for a single process.
 
     Returns:
         ``(rollout, obs, episodes)``: the :class:`Rollout`, the observations to continue from,
