@@ -23,9 +23,12 @@ wall-clock, so not reproducible). One record per finished episode: ``charts/epis
 
 Several processes (data parallelism, see :mod:`ppo_grpo_lab.ppo.distributed`): launched with
 ``torchrun --nproc_per_node R script.py`` (or with ``torch.distributed`` already initialised), each of
-the R ranks runs ``num_envs / R`` of the envs, seeded as the single-process run seeds them, and the
-ranks average their gradients, so R processes compute the same update as one process with all
-``num_envs`` envs (up to float32 summation order; tested on CPU with gloo and R = 2). Metrics and
+the R ranks runs ``num_envs / R`` of the envs, seeded as the single-process run seeds them, keeps its
+envs' samples of each (shared) minibatch and weights its loss by its share of it; the ranks sum their
+gradients, so R processes compute the same update as one process with all ``num_envs`` envs (up to
+float32 summation order; tested on CPU with gloo and R = 2; NCCL on GPUs untested). This holds for
+envs made from an env id (Gymnasium seeds sub-env i with seed + i); a torch-native vector env draws
+all its envs from one generator, so its multi-process runs are valid but not the same run. Metrics and
 episodes are global and identical on every rank; only rank 0 shows the progress bar and writes
 checkpoints. A checkpoint of a multi-process run keeps the model, optimiser, RNG and History but not
 the envs' state: resuming restarts the episodes from the seeded reset.
