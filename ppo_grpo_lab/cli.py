@@ -159,7 +159,7 @@ def write_outputs(out: Path, history, keys: Sequence[str], title: str) -> list[s
 
 
 def _progress(total: int, initial: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
+    from .progress import tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, unit="update", disable=not enabled, file=sys.stderr)
 

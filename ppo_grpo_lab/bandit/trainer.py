@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from .._checks import check_choice
 from ..device import resolve_device

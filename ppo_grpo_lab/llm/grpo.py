@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from .._checks import check_choice, check_int
 from ..aggregation import AGGREGATIONS, aggregate, masked_mean

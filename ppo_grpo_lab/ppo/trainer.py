@@ -40,7 +40,7 @@ import time
 
 import gymnasium as gym
 import torch
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..device import resolve_device
 from ..history import History
