@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from ppo_grpo_lab.llm import (AdditionTask, CharTokenizer, GPTConfig, GRPOConfig, SFTConfig, accuracy,
-                              grpo_loss, train_grpo, train_sft)
+from ppo_grpo_lab.llm import GRPOConfig, accuracy, grpo_loss, train_grpo
 
 LP = [[-1.0, -0.5, -2.0], [-0.2, -1.5, -0.7]]
 OLD = [[-1.2, -0.5, -1.0], [-0.2, -1.0, -0.7]]
@@ -94,19 +93,6 @@ def test_config_validation_messages():
         GRPOConfig(beta=-0.1)
     with pytest.raises(ValueError, match="advantages"):
         grpo_loss(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(3), torch.ones(2, 3))
-
-
-@pytest.fixture(scope="module")
-def sft_one_digit():
-    """A 1-digit adder trained on demos that forget the carry 70% of the time."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    tok, task = CharTokenizer(), AdditionTask(digits=1)
-    cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1, n_head=2, n_embd=32)
-    model, _ = train_sft(task, tok, cfg, SFTConfig(steps=400, batch_size=128, lr=3e-3, error_rate=0.7,
-                                                   seed=0, progress=False))
-    yield tok, task, model
-    torch.set_num_threads(n)
 
 
 def test_short_grpo_run_raises_accuracy(sft_one_digit):

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from ppo_grpo_lab import clipped_surrogate, value_loss
-from ppo_grpo_lab.llm import (AdditionTask, CharTokenizer, GPTConfig, PPOLMConfig, Problem, SFTConfig, accuracy,
-                              make_critic, ppo_lm_loss, token_gae, token_rewards, train_ppo_lm, train_sft)
+from ppo_grpo_lab.llm import (PPOLMConfig, Problem, accuracy, make_critic, ppo_lm_loss, token_gae, token_rewards,
+                              train_ppo_lm)
 
 
 def test_token_rewards_by_hand():
@@ -53,18 +53,6 @@ def test_config_validation():
         PPOLMConfig(batch_size=0)
     with pytest.raises(ValueError, match="vf_coef"):
         PPOLMConfig(vf_coef=0.0)
-
-
-@pytest.fixture(scope="module")
-def sft_one_digit():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    tok, task = CharTokenizer(), AdditionTask(digits=1)
-    cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1, n_head=2, n_embd=32)
-    model, _ = train_sft(task, tok, cfg, SFTConfig(steps=400, batch_size=128, lr=3e-3, error_rate=0.7,
-                                                   seed=0, progress=False))
-    yield tok, task, model
-    torch.set_num_threads(n)
 
 
 def test_make_critic_copies_the_trunk(sft_one_digit):
