@@ -149,8 +149,6 @@ def test_ppo_bad_input_in_a_subprocess(tmp_path):
 @needs_ppo
 def test_ppo_unsupported_action_space(tmp_path):
     pytest.importorskip("gymnasium")
-    import gymnasium as gym
-    from gymnasium.envs.registration import register
 
     # A registered env with a MultiDiscrete action space, made importable for the subprocess.
     mod = tmp_path / "md_env.py"

@@ -118,7 +118,7 @@ def completion_log_probs(model, prompts: Tensor, completions: Tensor, with_entro
     if prompts.ndim != 2 or completions.ndim != 2 or prompts.shape[0] != completions.shape[0]:
         raise ValueError(f"prompts, completions: expected [B, P] and [B, L] with the same B, "
                          f"got {tuple(prompts.shape)} and {tuple(completions.shape)}")
-    P, L = prompts.shape[1], completions.shape[1]
+    P = prompts.shape[1]
     seq = torch.cat([prompts, completions], dim=1)[:, :-1]  # (B, P + L - 1): inputs that predict each answer token
     if with_values:
         logits, values = model.logits_and_values(seq)
