@@ -10,13 +10,14 @@ AdditionTask        "47+85=" → "132", carry-forgetting demos          tasks
 CountdownTask       "3,4,2>10=" → "3*4-2"                             tasks
 score, accuracy     rule-based rewards, held-out greedy accuracy     evaluation
 train_sft           imitation of imperfect demos → π_ref             sft
-grpo_loss           clipped ratio − β k3, grpo/dr_grpo/dapo          grpo
+grpo_loss           clipped ratio − β k3, grpo/dr_grpo/dapo          grpo_loss
 train_grpo          G samples per prompt, group advantages           grpo
 train_ppo_lm        critic, token-level GAE, KL-in-reward            ppo
 ==================  ===============================================  ==============
 """
 from .evaluation import accuracy, prompts_tensor, score
-from .grpo import GRPOConfig, grpo_loss, train_grpo
+from .grpo import GRPOConfig, train_grpo
+from .grpo_loss import grpo_loss
 from .memory import SavedTensorMeter, state_bytes
 from .model import GPTConfig, TinyGPT
 from .ppo import PPOLMConfig, make_critic, ppo_lm_loss, token_gae, token_rewards, train_ppo_lm

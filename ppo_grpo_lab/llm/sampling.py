@@ -89,7 +89,7 @@ def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1
         done = done | (nxt == EOS)
         seq = torch.cat([seq, nxt[:, None]], dim=1)
         if shard is not None:
-            from ..ppo.distributed import all_reduce_sum
+            from ..distributed import all_reduce_sum
             if int(all_reduce_sum((~done).sum().reshape(1))[0]) == 0:
                 break
         elif bool(done.all()):

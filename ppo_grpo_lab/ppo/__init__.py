@@ -8,7 +8,7 @@ ActorCritic        π_θ and V_ψ as two MLPs, orthogonal init            agent
 collect_rollout    T steps of N envs into [T, N] tensors               rollout
 ppo_loss           −L^CLIP + c1 L^VF − c2 H (pure)                     loss
 PPOTrainer         the loop; save/load checkpoints; NaN guard          trainer
-(torchrun)         several processes share the envs, sum gradients     distributed
+(torchrun)         several processes share the envs, sum gradients     ..distributed
 =================  ==================================================  ============
 """
 from .agent import ActorCritic, check_spaces

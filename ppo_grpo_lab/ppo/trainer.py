@@ -21,7 +21,7 @@ against V^targ; ``charts/learning_rate``, ``charts/SPS`` (environment steps per 
 wall-clock, so not reproducible). One record per finished episode: ``charts/episode_return``,
 ``charts/episode_length``.
 
-Several processes (data parallelism, see :mod:`ppo_grpo_lab.ppo.distributed`): launched with
+Several processes (data parallelism, see :mod:`ppo_grpo_lab.distributed`): launched with
 ``torchrun --nproc_per_node R script.py`` (or with ``torch.distributed`` already initialised), each of
 the R ranks runs ``num_envs / R`` of the envs, seeded as the single-process run seeds them, keeps its
 envs' samples of each (shared) minibatch and weights its loss by its share of it; the ranks sum their
@@ -45,7 +45,7 @@ from ..progress import tqdm
 from ..device import resolve_device
 from ..history import History
 from .agent import ActorCritic
-from . import distributed as ddp
+from .. import distributed as ddp
 from .config import PPOConfig
 from .loss import explained_variance, normalize_advantages, ppo_loss
 from .rollout import EpisodeTracker, VecEnvAdapter, collect_rollout, compute_advantages, make_vec_env

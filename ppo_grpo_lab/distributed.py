@@ -1,4 +1,6 @@
-"""Data parallelism for the PPO trainer: R processes, each running N/R of the N environments.
+"""Data parallelism for every trainer: R processes share the work and sum their gradients.
+
+PPO: R processes, each running N/R of the N environments.
 
 Launch the same script R times with ``torchrun --nproc_per_node R script.py`` (or initialise
 ``torch.distributed`` yourself). The trainer then behaves like one process with all N envs:
