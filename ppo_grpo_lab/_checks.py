@@ -130,3 +130,9 @@ def check_advantage_inputs(rewards, values, next_values, terminated, truncated, 
     if t["truncated"] is None:
         t["truncated"] = torch.zeros_like(t["terminated"])
     return t
+
+
+def check_bool(name: str, value) -> None:
+    """Require ``True`` or ``False`` (not 0/1, not a string)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}: expected True or False, got {value!r}")
