@@ -30,6 +30,8 @@ from .returns import discounted_returns
 from .surrogate import clipped_objective, clipped_surrogate
 from .td import td_residuals
 from .value import value_loss
+from . import envs  # noqa: F401,E402  (registers ppo_grpo_lab/ExamBandit-v0 and ppo_grpo_lab/WeeklyExams-v0 with Gymnasium)
+from ._checks import NonFiniteError
 
 __version__ = "0.1.0"
 
@@ -38,5 +40,5 @@ __all__ = [
     "resolve_device", "entropy", "gae", "gae_loop", "group_advantages", "zero_std_groups",
     "KL_ESTIMATORS", "kl_k1", "kl_k2", "kl_k3", "budget", "quick_mode", "discounted_returns",
     "clipped_objective", "clipped_surrogate", "td_residuals", "value_loss", "History",
-    "n_step_advantages", "n_step_advantages_loop",
+    "n_step_advantages", "n_step_advantages_loop", "NonFiniteError",
 ]

@@ -11,6 +11,10 @@ import torch
 from torch import Tensor
 
 
+class NonFiniteError(ValueError):
+    """A tensor holds NaN or inf (raised by :func:`check_finite`; trainers catch it by type)."""
+
+
 def as_tensor(name: str, x) -> Tensor:
     """Return ``x`` as a tensor (numpy arrays and lists are converted), else raise."""
     if isinstance(x, Tensor):
@@ -47,7 +51,7 @@ def check_finite(**tensors: Tensor | None) -> None:
         bad = ~torch.isfinite(t)
         if bool(bad.any()):
             idx = tuple(int(i) for i in bad.nonzero()[0])
-            raise ValueError(f"{name}: expected finite values, got {t[idx].item()} at index {idx}")
+            raise NonFiniteError(f"{name}: expected finite values, got {t[idx].item()} at index {idx}")
 
 
 def as_bool_mask(name: str, x: Tensor | None) -> Tensor | None:

@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-__all__ = ["setup", "world", "all_reduce_sum", "all_gather_cat", "global_normalize", "global_explained_variance"]
+__all__ = ["setup", "world", "all_reduce_sum", "all_reduce_grads", "all_gather_cat", "global_normalize", "global_explained_variance"]
 
 
 def world() -> tuple[int, int]:
@@ -53,6 +53,26 @@ def all_reduce_sum(x: Tensor) -> Tensor:
     if world()[1] > 1:
         dist.all_reduce(x, op=dist.ReduceOp.SUM)
     return x
+
+
+def all_reduce_grads(params, extra: Tensor | None = None) -> Tensor | None:
+    """Sum the gradients of ``params`` (and a flat tensor of statistics ``extra``) over ranks in one
+    all-reduce: flatten, all-reduce, unflatten. Parameters without a gradient are skipped (the same set
+    on every rank). With one process it returns ``extra`` untouched and costs nothing.
+
+    Returns:
+        the summed ``extra`` (a new tensor), or ``None`` when ``extra`` is ``None``.
+    """
+    if world()[1] == 1:
+        return extra
+    params = [p for p in params if p.grad is not None]
+    parts = [p.grad.reshape(-1) for p in params] + ([extra.reshape(-1).to(params[0].grad.dtype)] if extra is not None else [])
+    flat = all_reduce_sum(torch.cat(parts))
+    i = 0
+    for p in params:
+        p.grad = flat[i:i + p.numel()].view_as(p).clone()
+        i += p.numel()
+    return flat[i:].clone() if extra is not None else None
 
 
 def all_gather_cat(x: Tensor, dim: int) -> Tensor:
