@@ -8,5 +8,8 @@ source "$ROOT/tools/setup_env.sh"
 cd "$ROOT"
 # Figures must reach the page: notebooks use the inline backend, never a headless override.
 unset MPLBACKEND
-jupyter-book build . -W -n --keep-going "$@"
+# --all: re-read every page, so every notebook is executed again against the current package.
+# Without it Sphinx skips notebooks whose source did not change and the site keeps outputs
+# older than the code (execute_notebooks: force only applies to the notebooks it re-reads).
+jupyter-book build . --all -W -n --keep-going "$@"
 echo "[book] open $ROOT/_build/html/index.html"
