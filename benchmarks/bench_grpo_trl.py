@@ -25,17 +25,17 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded
 
-import argparse  # noqa: E402
-import copy  # noqa: E402
-import dataclasses  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
+import argparse
+import copy
+import dataclasses
+import tempfile
+import time
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from ppo_grpo_lab.llm import AdditionTask, CharTokenizer, GPTConfig, GRPOConfig, SFTConfig, train_grpo, train_sft  # noqa: E402
-from ppo_grpo_lab.llm.hf import to_hf, tokenizer_to_hf  # noqa: E402
+from ppo_grpo_lab.llm import AdditionTask, CharTokenizer, GPTConfig, GRPOConfig, SFTConfig, train_grpo, train_sft
+from ppo_grpo_lab.llm.hf import to_hf, tokenizer_to_hf
 
 B, G, MU, BETA, EPS, LR, TEMP = 128, 8, 1, 0.04, 0.2, 1e-4, 1.0
 RENAMED = {"learning_rate": "lr", "num_updates": "steps", "update_epochs": "mu"}  # new name -> old name
@@ -81,7 +81,8 @@ def run_trl(model, task, tok, steps: int) -> dict:
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     class Timer(transformers.TrainerCallback):
-        marks: list = []
+        def __init__(self):
+            self.marks = []  # (wall, CPU) at the end of each step
 
         def on_step_end(self, args, state, control, **kw):
             self.marks.append(_clock())
