@@ -1,5 +1,6 @@
 """The Hugging Face bridge: TinyGPT ↔ GPT2LMHeadModel, CharTokenizer → PreTrainedTokenizerFast, and our
-``grpo_loss`` against TRL's ``GRPOTrainer`` loss on the same batch (loss and gradients).
+``grpo_loss`` against TRL's ``GRPOTrainer`` loss on the same batch (loss and gradients), and a transformers
+model running through our sampler and ``train_grpo`` via ``CausalLMAdapter``.
 
 transformers/tokenizers (the ``hf`` extra) and trl are in the ``test`` extra, so these run in CI; on a
 machine without them the tests that need them are skipped (the optional-import tests always run).
