@@ -1,0 +1,146 @@
+"""GRPO step time: ours (``train_grpo``) vs TRL's ``GRPOTrainer``, same model, batch and settings, one thread.
+
+A TinyGPT is first taught by SFT (chapter 11's model and demos, fewer steps by default), then converted
+with :func:`ppo_grpo_lab.llm.hf.to_hf`; the script checks that both models give the same logits. Each
+library then runs GRPO steps on the 2-digit addition task with the chapter's settings: 128 answers per
+step (16 questions × G = 8), μ = 1, β = 0.04 with k3 against the frozen SFT model, ε = 0.2, the ``grpo``
+aggregation, group-scaled advantages, temperature 1, lr 1e-4, gradient-norm clip 1.0. TRL's own defaults
+are switched off where they differ from ours (bf16 autocast, gradient checkpointing, the bias-corrected
+KL, the ``dapo`` aggregation); a step of either library covers sampling, scoring, the log-prob passes,
+the backward pass and the optimizer step.
+
+We print milliseconds per step (wall, and process CPU time beside it), the ratio ours/TRL, the mean
+reward of the first and last steps of each run (the two should learn alike), and the machine load.
+Ours: (time of ``train_grpo`` for n steps) / n after a warm-up run. TRL: the mean over steps 2..n+1 of
+the time between consecutive ``on_step_end`` callbacks (its setup and first step are left out).
+
+    .venv/bin/python benchmarks/bench_grpo_trl.py [--steps 10] [--sft-steps 300]
+
+Needs the bench extra: ``pip install -e '.[bench]' -c constraints.txt``.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded
+
+import argparse
+import copy
+import dataclasses
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from ppo_grpo_lab.llm import AdditionTask, CharTokenizer, GPTConfig, GRPOConfig, SFTConfig, train_grpo, train_sft
+from ppo_grpo_lab.llm.hf import to_hf, tokenizer_to_hf
+
+B, G, MU, BETA, EPS, LR, TEMP = 128, 8, 1, 0.04, 0.2, 1e-4, 1.0
+RENAMED = {"learning_rate": "lr", "num_updates": "steps", "update_epochs": "mu"}  # new name -> old name
+
+
+def _config(cls, **kw):
+    """Build a config with the current field names (works before and after the vocabulary rename)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k if k in names or RENAMED.get(k) not in names else RENAMED[k]: v for k, v in kw.items()})
+
+
+def _clock():
+    return time.perf_counter(), time.process_time()
+
+
+def sft_model(sft_steps: int):
+    tok, task = CharTokenizer(), AdditionTask(digits=2)
+    cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=12, n_layer=2, n_head=4, n_embd=64)
+    sft = _config(SFTConfig, num_updates=sft_steps, batch_size=128, learning_rate=3e-3, error_rate=0.7, seed=0,
+                  progress=False)
+    model, _ = train_sft(task, tok, cfg, sft)
+    return tok, task, model.eval()
+
+
+def run_ours(model, task, tok, steps: int) -> dict:
+    cfg = dict(batch_size=B, group_size=G, update_epochs=MU, beta=BETA, clip_eps=EPS, aggregation="grpo",
+               learning_rate=LR, temperature=TEMP, max_grad_norm=1.0, eval_every=0, seed=0, device="cpu",
+               progress=False)
+    train_grpo(copy.deepcopy(model), copy.deepcopy(model), task, tok, _config(GRPOConfig, num_updates=2, **cfg))
+    (w0, c0) = _clock()
+    hist = train_grpo(copy.deepcopy(model), copy.deepcopy(model), task, tok,
+                      _config(GRPOConfig, num_updates=steps, **cfg))
+    (w1, c1) = _clock()
+    rewards = list(hist.series("reward/mean")[1])
+    return {"wall_ms": 1e3 * (w1 - w0) / steps, "cpu_ms": 1e3 * (c1 - c0) / steps, "rewards": rewards}
+
+
+def run_trl(model, task, tok, steps: int) -> dict:
+    import datasets
+    import transformers
+    import trl
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    class Timer(transformers.TrainerCallback):
+        def __init__(self):
+            self.marks = []  # (wall, CPU) at the end of each step
+
+        def on_step_end(self, args, state, control, **kw):
+            self.marks.append(_clock())
+
+    by_prompt = {}
+    problems = task.sample((steps + 1) * (B // G), np.random.default_rng(0), "train")
+    for p in problems:
+        by_prompt[p.prompt] = p
+
+    def reward(prompts, completions, completion_ids, **kw):
+        return [task.reward(by_prompt[q], c, tok.eos_id in ids) for q, c, ids in zip(prompts, completions, completion_ids)]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        to_hf(model).save_pretrained(tmp)  # β > 0: TRL loads π_ref from the same path
+        args = trl.GRPOConfig(output_dir=tmp, per_device_train_batch_size=B, num_generations=G,
+                              max_completion_length=task.max_answer_len, num_iterations=MU, beta=BETA, epsilon=EPS,
+                              loss_type="grpo", scale_rewards="group", temperature=TEMP, learning_rate=LR,
+                              lr_scheduler_type="constant", max_grad_norm=1.0, max_steps=steps + 1, bf16=False,
+                              gradient_checkpointing=False, use_bias_correction_kl=False, use_cpu=True,
+                              report_to=[], save_strategy="no", logging_steps=1, disable_tqdm=True, seed=0)
+        timer = Timer()
+        trainer = trl.GRPOTrainer(model=tmp, reward_funcs=reward, args=args, processing_class=tokenizer_to_hf(tok),
+                                  train_dataset=datasets.Dataset.from_dict({"prompt": [p.prompt for p in problems]}),
+                                  callbacks=[timer])
+        trainer.remove_callback(transformers.PrinterCallback)  # no log dict printed per step
+        torch.set_num_threads(1)
+        trainer.train()
+    (w, c) = zip(*timer.marks)
+    rewards = [rec["reward"] for rec in trainer.state.log_history if "reward" in rec]
+    return {"wall_ms": 1e3 * (w[-1] - w[0]) / steps, "cpu_ms": 1e3 * (c[-1] - c[0]) / steps, "rewards": rewards[1:],
+            "threads": torch.get_num_threads()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=10, help="timed GRPO steps per library")
+    ap.add_argument("--sft-steps", type=int, default=300, help="SFT steps for the starting model (chapter: 800)")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    load0 = os.getloadavg()
+    tok, task, model = sft_model(a.sft_steps)
+    ids = torch.randint(0, tok.vocab_size, (8, 12))
+    logits = to_hf(model)(ids, attention_mask=torch.ones_like(ids)).logits
+    torch.testing.assert_close(logits, model(ids)[0], atol=1e-5, rtol=1e-5)  # the same model in both libraries
+    ours = run_ours(model, task, tok, a.steps)
+    theirs = run_trl(model, task, tok, a.steps)
+    load1 = os.getloadavg()
+    print(f"GRPO, {B} answers/step (G={G}), μ={MU}, β={BETA}, {a.steps} steps, 1 torch thread "
+          f"(TRL ran with {theirs['threads']}), {os.cpu_count()} CPUs")
+    print(f"machine load (1/5/15 min) before {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f}, "
+          f"after {load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f}")
+    print(f"{'':10s}{'wall ms/step':>14s}{'CPU ms/step':>14s}   mean reward first → last step")
+    for name, r in (("ours", ours), ("TRL", theirs)):
+        rw = r["rewards"]
+        trend = f"{rw[0]:.2f} → {rw[-1]:.2f}" if rw else "n/a"
+        print(f"{name:10s}{r['wall_ms']:14.1f}{r['cpu_ms']:14.1f}   {trend}")
+    print(f"ours/TRL: wall {ours['wall_ms'] / theirs['wall_ms']:.2f}, CPU {ours['cpu_ms'] / theirs['cpu_ms']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
