@@ -261,8 +261,17 @@ CASES: list = [  # (case id, argument the message must name, call), or a pytest.
     ("grade/unknown-exercise", "name", lambda: sub("ppo_grpo_lab.grade", "grade")("no_such_exercise", lambda *a: 0)),
     ("grade/not-a-function", "fn", lambda: sub("ppo_grpo_lab.grade", "grade")("gae", 42)),
     # ----------------------------------------------------------------- bandit
-    ("BanditConfig/clip-eps", "clip_eps", lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(clip_eps=1.5)),
-    ("BanditConfig/kl-beta", "kl_beta", lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(kl_beta=-1.0)),
+    ("BanditConfig/clip-eps", "clip_eps", lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(clip_eps=0.0)),
+    ("BanditConfig/beta", "beta", lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(beta=-1.0)),
+    ("BanditConfig/learning-rate", "learning_rate",
+     lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(learning_rate=0.0)),
+    ("BanditConfig/update-epochs", "update_epochs",
+     lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(update_epochs=0)),
+    ("BanditConfig/seed", "seed", lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(seed=-1)),
+    ("baseline_advantages/unknown", "baseline",
+     lambda: sub("ppo_grpo_lab.bandit.baselines", "baseline_advantages")("mean", t(4))),
+    ("baseline_advantages/critic-needs-values", "values",
+     lambda: sub("ppo_grpo_lab.bandit.baselines", "baseline_advantages")("critic", t(4))),
 ]
 
 
