@@ -55,6 +55,13 @@ def check_policy_inputs(log_probs, old_log_probs, advantages, mask=None):
     return log_probs, old_log_probs, advantages, mask
 
 
+def _checked(log_probs, old_log_probs, advantages, clip_eps, clip_eps_high, mask):
+    """All inputs of a clipped loss checked once, in the kernels' argument order."""
+    log_probs, old_log_probs, advantages, mask = check_policy_inputs(log_probs, old_log_probs, advantages, mask)
+    check_clip_eps(clip_eps, clip_eps_high)
+    return log_probs, old_log_probs, advantages, clip_eps, clip_eps_high, mask
+
+
 def _clipped_objective(log_probs, old_log_probs, advantages, clip_eps, clip_eps_high):
     """min(r A, clip(r, 1 − ε_low, 1 + ε_high) A) per element; inputs already checked."""
     high = clip_eps if clip_eps_high is None else clip_eps_high
@@ -127,9 +134,7 @@ def clip_statistics(
           (:func:`ppo_grpo_lab.kl.kl_k3` with the roles of the two policies swapped);
         - ``stats/ratio_mean``: mean r.
     """
-    log_probs, old_log_probs, advantages, mask = check_policy_inputs(log_probs, old_log_probs, advantages, mask)
-    check_clip_eps(clip_eps, clip_eps_high)
-    return _clip_statistics(log_probs, old_log_probs, advantages, clip_eps, clip_eps_high, mask)
+    return _clip_statistics(*_checked(log_probs, old_log_probs, advantages, clip_eps, clip_eps_high, mask))
 
 
 def _clipped_surrogate(log_probs, old_log_probs, advantages, clip_eps, clip_eps_high, mask):
@@ -165,6 +170,4 @@ def clipped_surrogate(
         (``stats/clip_frac``, ``_low``, ``_high``, ``stats/approx_kl``, ``stats/ratio_mean``).
         Inputs are checked once here; the math is in ``_clipped_surrogate``.
     """
-    log_probs, old_log_probs, advantages, mask = check_policy_inputs(log_probs, old_log_probs, advantages, mask)
-    check_clip_eps(clip_eps, clip_eps_high)
-    return _clipped_surrogate(log_probs, old_log_probs, advantages, clip_eps, clip_eps_high, mask)
+    return _clipped_surrogate(*_checked(log_probs, old_log_probs, advantages, clip_eps, clip_eps_high, mask))

@@ -73,8 +73,8 @@ def test_aggregations_hand_computed():
     # TRL's constant: max_completion_length = 10 → 10 / (2 · 10), whatever the padded width
     assert aggregate_dr_grpo(X, M, max_completion_length=10).item() == pytest.approx(10 / 20)
     assert aggregate("dr_grpo", X, M, max_completion_length=10).item() == pytest.approx(10 / 20)
-    assert aggregate("dr_grpo", torch.cat([X, torch.zeros(2, 3)], 1), torch.cat([M, torch.zeros(2, 3, dtype=torch.bool)], 1),
-                     max_completion_length=10).item() == pytest.approx(10 / 20)  # more padding, same loss
+    X_wide, M_wide = torch.cat([X, torch.zeros(2, 3)], 1), torch.cat([M, torch.zeros(2, 3, dtype=torch.bool)], 1)
+    assert aggregate("dr_grpo", X_wide, M_wide, max_completion_length=10).item() == pytest.approx(10 / 20)  # more padding
     # dapo: total 10 over 6 real tokens; bnpo is the same in one process
     assert aggregate_dapo(X, M).item() == pytest.approx(10 / 6)
     assert aggregate_bnpo(X, M).item() == pytest.approx(10 / 6)

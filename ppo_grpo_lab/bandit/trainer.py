@@ -61,7 +61,8 @@ class BanditConfig(TrainerConfig):
         beta: β >= 0, weight of the KL(π_θ ‖ π_ref) penalty in the loss; 0.05–0.5 here.
         kl_estimator: ``"k1"``, ``"k2"`` or ``"k3"`` (GRPO's choice), per-sample KL estimator.
         group_size: G >= 2, exams per student per group (only for ``baseline="group"``); 4–16.
-        adv_scale: GRPO's advantage scaling: ``"group"`` (divide by the group std), ``"batch"`` or ``"none"`` (Dr. GRPO).
+        adv_scale: GRPO's advantage scaling: ``"group"`` (divide by the group std), ``"batch"`` or
+            ``"none"`` (Dr. GRPO).
         batch_size: N exams per update (a multiple of G for ``"group"``); 32–256.
         learning_rate: α, Adam step size of the policy; 0.01–0.1 for a logit table.
         critic_learning_rate: Adam step size of the critic; 0.05–0.2.
@@ -111,8 +112,9 @@ class BanditConfig(TrainerConfig):
         if self.baseline == "group":
             check_int("group_size", self.group_size, 2, " for baseline='group'", symbol="G")
             if self.batch_size % self.group_size:
+                fix = self.group_size * max(1, self.batch_size // self.group_size)
                 raise ValueError(f"batch_size: expected a multiple of group_size = {self.group_size}, got "
-                                 f"{self.batch_size}; try batch_size={self.group_size * max(1, self.batch_size // self.group_size)}")
+                                 f"{self.batch_size}; try batch_size={fix}")
 
 
 def _sit_exams(envs, policy, cfg, gen, device):
