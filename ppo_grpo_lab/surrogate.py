@@ -128,11 +128,11 @@ def clip_statistics(
         clip_eps, clip_eps_high: ε_low, ε_high (None: symmetric); mask: (bool Tensor, S, or None).
 
     Returns:
-        - ``stats/clip_frac_low``: share with r < 1 − ε_low and A < 0 (clipped branch active, zero gradient);
-        - ``stats/clip_frac_high``: share with r > 1 + ε_high and A > 0; ``stats/clip_frac``: their sum;
-        - ``stats/approx_kl``: mean k3 = ``expm1(log r) − log r`` ≥ 0, an estimate of KL(π_old ‖ π_θ)
-          (:func:`ppo_grpo_lab.kl.kl_k3` with the roles of the two policies swapped);
-        - ``stats/ratio_mean``: mean r.
+        A dict of detached 0-d tensors: ``stats/clip_frac_low``, the share with r < 1 − ε_low and
+        A < 0 (the clipped branch is active, zero gradient); ``stats/clip_frac_high``, the share with
+        r > 1 + ε_high and A > 0; ``stats/clip_frac``, their sum; ``stats/approx_kl``, the mean k3
+        ``expm1(log r) − log r`` ≥ 0, an estimate of KL(π_old ‖ π_θ) (:func:`ppo_grpo_lab.kl.kl_k3`
+        with the two policies' roles swapped); ``stats/ratio_mean``, the mean r.
     """
     return _clip_statistics(*_checked(log_probs, old_log_probs, advantages, clip_eps, clip_eps_high, mask))
 

@@ -1,12 +1,12 @@
 """The baselines of Part I, one registry: what is subtracted from each exam's score.
 
-=========== ============================================== =========
-name        advantage A_i                                  chapter
-=========== ============================================== =========
-``none``    :math:`r_i` (plain REINFORCE)                  1
-``critic``  :math:`r_i - V_\\psi(s_i)`                      2–4
-``group``   :math:`(r_i - \\bar r_g) / (\\sigma_g + \\varepsilon)`  5 (GRPO)
-=========== ============================================== =========
+=========== ======================================================== =========
+name        advantage A_i                                            chapter
+=========== ======================================================== =========
+``none``    :math:`r_i` (plain REINFORCE)                            1
+``critic``  :math:`r_i - V_\\psi(s_i)`                                2–4
+``group``   :math:`(r_i - \\bar r_g) / (\\sigma_g + \\varepsilon)`      5 (GRPO)
+=========== ======================================================== =========
 
 ``group`` uses :func:`ppo_grpo_lab.group_advantages` on consecutive runs of G exams by the
 same student, with its ``scale`` (``group`` / ``batch`` / ``none``). Used by the trainer
