@@ -69,7 +69,7 @@ def value_loss(
 
 
 def _value_loss(values, targets, old_values, clip_eps, mask):
-    """(V − V^targ)², or its max with the clipped prediction's error, masked mean; inputs checked."""
+    """(V − V^targ)² (no ½, unlike CleanRL), or its max with the clipped prediction's error; masked mean."""
     targets = targets.detach()
     sq = (values - targets) ** 2
     if clip_eps is None:
