@@ -5,7 +5,7 @@ Errors say what was expected and what arrived, e.g.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import torch
 from torch import Tensor
@@ -42,12 +42,21 @@ def check_same_shape(ref_name: str, ref: Tensor, **others: Tensor | None) -> Non
 
 
 def check_finite(**tensors: Tensor | None) -> None:
-    """Raise if any floating tensor holds NaN or inf, naming it and the first bad index."""
-    for name, t in tensors.items():
-        if t is None or not torch.is_floating_point(t):
-            continue
-        if bool(torch.isfinite(t.sum())):  # any NaN/inf makes the sum non-finite: one cheap reduction
-            continue
+    """Raise :class:`NonFiniteError` if a floating tensor holds NaN or inf, naming it and the first bad index.
+
+    One reduction per tensor and a single host sync for all of them (a GPU waits here once):
+    call it at the boundary of a public function, not inside kernels.
+    """
+    floats = {name: t for name, t in tensors.items() if t is not None and torch.is_floating_point(t)}
+    if not floats:
+        return
+    try:  # any NaN/inf makes a sum non-finite
+        sums = torch.stack([t.sum().to(torch.float64) for t in floats.values()])
+        if bool(torch.isfinite(sums).all()):
+            return
+    except RuntimeError:  # tensors on different devices: look at each one
+        pass
+    for name, t in floats.items():
         bad = ~torch.isfinite(t)
         if bool(bad.any()):
             idx = tuple(int(i) for i in bad.nonzero()[0])
@@ -95,45 +104,67 @@ def check_choice(name: str, value: str, choices: Sequence[str]) -> None:
         raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
 
 
-def check_rollout(layout: str = "[T, N]", **tensors: Tensor | None) -> dict[str, Tensor | None]:
+class RolloutTensors(NamedTuple):
+    """Validated time-major rollout tensors, each ``[T, N]`` or ``None`` (returned by :func:`check_rollout`).
+
+    A named tuple, so callers read ``r.rewards`` and keep ``t`` free for time.
+    """
+
+    rewards: Tensor
+    values: Tensor | None = None
+    next_values: Tensor | None = None
+    terminated: Tensor | None = None
+    truncated: Tensor | None = None
+
+
+def check_rollout(rewards, values=None, next_values=None, terminated=None, truncated=None,
+                  layout: str = "[T, N]") -> RolloutTensors:
     """Validate time-major rollout tensors: all 2-D ``[T, N]`` with one shared shape.
 
-    Float tensors must be finite; tensors whose name starts with ``terminated``/``truncated``/``done``
-    are converted to bool masks. Returns the converted tensors by name.
+    Float tensors must be finite (one :func:`check_finite`, one host sync: call this at the boundary only);
+    ``terminated``/``truncated`` are converted to bool masks. ``None`` stays ``None``.
     """
+    given = {"rewards": rewards, "values": values, "next_values": next_values,
+             "terminated": terminated, "truncated": truncated}
     out: dict[str, Tensor | None] = {}
     ref_name, ref = None, None
-    for name, t in tensors.items():
-        if t is None:
+    for name, x in given.items():
+        if x is None:
             out[name] = None
             continue
-        t = as_tensor(name, t)
-        check_ndim(name, t, 2, layout)
+        x = as_tensor(name, x)
+        check_ndim(name, x, 2, layout)
         if ref is None:
-            ref_name, ref = name, t
+            ref_name, ref = name, x
         else:
-            check_same_shape(ref_name, ref, **{name: t})
-        if name.startswith(("terminated", "truncated", "done")):
-            t = as_bool_mask(name, t)
+            check_same_shape(ref_name, ref, **{name: x})
+        if name in ("terminated", "truncated"):
+            x = as_bool_mask(name, x)
         else:
-            if not torch.is_floating_point(t):
-                t = t.float()
-            check_finite(**{name: t})
-        out[name] = t
-    return out
+            if not torch.is_floating_point(x):
+                x = x.float()
+        out[name] = x
+    check_finite(**{k: v for k, v in out.items() if k not in ("terminated", "truncated")})
+    return RolloutTensors(**out)
 
 
-def check_advantage_inputs(rewards, values, next_values, terminated, truncated, gamma) -> dict[str, Tensor]:
+def check_advantage_inputs(rewards, values, next_values, terminated, truncated, gamma) -> RolloutTensors:
     """Validate the inputs shared by every advantage estimator (all ``[T, N]``, γ in [0, 1]).
 
-    Returns the converted tensors by name; a missing ``truncated`` becomes all-False.
+    Returns the converted tensors; a missing ``truncated`` becomes all-False.
     """
-    t = check_rollout(rewards=rewards, values=values, next_values=next_values,
-                      terminated=terminated, truncated=truncated)
+    r = check_rollout(rewards, values, next_values, terminated, truncated)
     check_range("gamma", gamma, 0.0, 1.0)
-    if t["truncated"] is None:
-        t["truncated"] = torch.zeros_like(t["terminated"])
-    return t
+    if r.truncated is None:
+        r = r._replace(truncated=torch.zeros_like(r.terminated))
+    return r
+
+
+def check_clip_eps(clip_eps, clip_eps_high=None, name: str = "clip_eps") -> None:
+    """ε_low > 0 (any size: ε ≥ 1 is accepted, the lower bound 1 − ε then never binds); ε_high > 0 or None."""
+    check_range(name, clip_eps, 0.0, float("inf"), low_open=True, high_open=True)
+    if clip_eps_high is not None:
+        check_range(f"{name}_high", clip_eps_high, 0.0, float("inf"), low_open=True)
 
 
 def check_bool(name: str, value) -> None:

@@ -34,6 +34,11 @@ def entropy(logits: Tensor) -> Tensor:
     check_finite(logits=torch.where(torch.isneginf(logits), torch.zeros_like(logits), logits))  # -inf is allowed
     if bool(torch.isneginf(logits).all(dim=-1).any()):
         raise ValueError("logits: expected at least one finite logit per row, got a row of all -inf")
+    return _entropy(logits)
+
+
+def _entropy(logits: Tensor) -> Tensor:
+    """−Σ_a p log p along the last dimension, with 0 · log 0 = 0; logits already checked."""
     log_p = torch.log_softmax(logits, dim=-1)
     p = log_p.exp()
     return -(p * torch.where(p > 0, log_p, torch.zeros_like(log_p))).sum(dim=-1)

@@ -12,22 +12,24 @@ termination cuts the bootstrap inside ``δ_t`` (see :func:`ppo_grpo_lab.td.td_re
 λ = 0 gives ``δ_t``; λ = 1 gives the Monte-Carlo return minus ``V(s_t)``.
 
 Two implementations: :func:`gae_loop`, a readable loop that mirrors the equation
-line by line, and :func:`gae`, the fast path used by trainers. Tests keep them equal.
+line by line, and :func:`gae`, the fast path used by trainers (its math is the unchecked
+kernel ``_gae``, which trainers that validated their rollout may call directly). Tests keep
+them equal.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from ._checks import check_advantage_inputs, check_range
+from ._checks import RolloutTensors, check_advantage_inputs, check_range
 
 __all__ = ["gae", "gae_loop"]
 
 
-def _validate(rewards, values, next_values, terminated, truncated, gamma, lam):
-    t = check_advantage_inputs(rewards, values, next_values, terminated, truncated, gamma)
+def _validate(rewards, values, next_values, terminated, truncated, gamma, lam) -> RolloutTensors:
+    ro = check_advantage_inputs(rewards, values, next_values, terminated, truncated, gamma)
     check_range("lam", lam, 0.0, 1.0)
-    return t
+    return ro
 
 
 def gae_loop(
@@ -53,31 +55,22 @@ def gae_loop(
     Returns:
         ``(advantages, value_targets)``, both (Tensor, [T, N]).
     """
-    t = _validate(rewards, values, next_values, terminated, truncated, gamma, lam)
-    r, v, v_next = t["rewards"], t["values"], t["next_values"]
-    term, trunc = t["terminated"], t["truncated"]
+    r, v, v_next, term, trunc = _validate(rewards, values, next_values, terminated, truncated, gamma, lam)
     T = r.shape[0]
     advantages = torch.zeros_like(r)
     next_advantage = torch.zeros_like(r[0])
-    for i in reversed(range(T)):
-        not_terminated = (~term[i]).to(r.dtype)
-        not_done = (~(term[i] | trunc[i])).to(r.dtype)
-        delta = r[i] + gamma * v_next[i] * not_terminated - v[i]
-        advantages[i] = delta + gamma * lam * not_done * next_advantage
-        next_advantage = advantages[i]
+    for t in reversed(range(T)):
+        not_terminated = (~term[t]).to(r.dtype)
+        not_done = (~(term[t] | trunc[t])).to(r.dtype)
+        delta = r[t] + gamma * v_next[t] * not_terminated - v[t]
+        advantages[t] = delta + gamma * lam * not_done * next_advantage
+        next_advantage = advantages[t]
     return advantages, advantages + v
 
 
-def gae(
-    rewards: Tensor,
-    values: Tensor,
-    next_values: Tensor,
-    terminated: Tensor,
-    truncated: Tensor | None = None,
-    gamma: float = 0.99,
-    lam: float = 0.95,
-) -> tuple[Tensor, Tensor]:
-    """Fast GAE: same arguments, shapes and result as :func:`gae_loop`.
+def _gae(r: Tensor, v: Tensor, v_next: Tensor, term: Tensor, trunc: Tensor, gamma: float, lam: float
+         ) -> tuple[Tensor, Tensor]:
+    """Fast GAE on checked inputs (floats ``[T, N]``, bool ``term``/``trunc``); no validation.
 
     The backward recursion ``Â_t = δ_t + c_t Â_{t+1}`` with ``c_t = γλ(1 − d_t)`` is
     linear, so it can be cut into blocks of ``K ≈ √T`` steps and solved in two short
@@ -94,13 +87,8 @@ def gae(
     simply zeros ``G``, no division or cumulative product can overflow. About ``3√T``
     tensor operations instead of ``~10 T`` (on a GPU: ~100 kernel launches instead of
     ~20,000; measured speed-ups in ``benchmarks/README.md``).
-    δ_t is :func:`ppo_grpo_lab.td.td_residuals`, written inline to validate the inputs once.
-
-    Returns:
-        ``(advantages, value_targets)``, both (Tensor, [T, N]).
+    δ_t is :func:`ppo_grpo_lab.td.td_residuals`, written inline into the work buffer.
     """
-    t = _validate(rewards, values, next_values, terminated, truncated, gamma, lam)
-    r, v, v_next, term = t["rewards"], t["values"], t["next_values"], t["terminated"]
     T, N = r.shape
     K = max(1, int(round(T ** 0.5)))  # block length
     C = -(-T // K)  # number of blocks; the last one is zero-padded
@@ -111,7 +99,7 @@ def gae(
     Y[0, T:] = 0.0
     Y[1] = 0.0
     c = torch.empty(C * K, N, dtype=r.dtype, device=r.device)  # c_t = γλ (1 − d_t), 0 in the padding
-    torch.mul((~(term | t["truncated"])).to(r.dtype), gamma * lam, out=c[:T])
+    torch.mul((~(term | trunc)).to(r.dtype), gamma * lam, out=c[:T])
     c[T:] = 0.0
     blocks = Y.view(2, C, K, N)  # (a, G), [2, C, K, N]
     c_blocks = c.view(C, K, N)
@@ -128,3 +116,23 @@ def gae(
         torch.addcmul(a_start[b], G_start[b], heads[b + 1], out=heads[b])
     advantages = torch.addcmul(a, G, head[1:].unsqueeze(1)).view(C * K, N)[:T]  # [T, N]
     return advantages, advantages + v
+
+
+def gae(
+    rewards: Tensor,
+    values: Tensor,
+    next_values: Tensor,
+    terminated: Tensor,
+    truncated: Tensor | None = None,
+    gamma: float = 0.99,
+    lam: float = 0.95,
+) -> tuple[Tensor, Tensor]:
+    """Fast GAE: same arguments, shapes and result as :func:`gae_loop`.
+
+    Checks the inputs once, then runs the kernel ``_gae`` (two short passes over blocks of
+    about √T steps instead of one pass of T steps; see its docstring).
+
+    Returns:
+        ``(advantages, value_targets)``, both (Tensor, [T, N]).
+    """
+    return _gae(*_validate(rewards, values, next_values, terminated, truncated, gamma, lam), gamma, lam)

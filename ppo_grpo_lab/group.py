@@ -41,7 +41,11 @@ def zero_std_groups(rewards: Tensor) -> Tensor:
     Args:
         rewards: (Tensor, [B, G]).
     """
-    rewards = _check_groups(rewards)
+    return _zero_std_groups(_check_groups(rewards))
+
+
+def _zero_std_groups(rewards: Tensor) -> Tensor:
+    """max == min per row of a checked [B, G] tensor."""
     return rewards.amax(dim=1) == rewards.amin(dim=1)
 
 
@@ -57,15 +61,21 @@ def group_advantages(rewards: Tensor, scale: str = "group", eps: float = 1e-4) -
         eps: ε added to the std, >= 0.
 
     Returns:
-        (Tensor, [B, G]) advantages; rows of all-equal rewards are exactly 0.
+        (Tensor, [B, G]) advantages; rows of all-equal rewards are exactly 0. Checks the inputs
+        once, then runs the kernel ``_group_advantages``.
     """
     rewards = _check_groups(rewards)
     check_choice("scale", scale, SCALES)
     check_range("eps", eps, 0.0, float("inf"))
+    return _group_advantages(rewards, scale, eps)
+
+
+def _group_advantages(rewards: Tensor, scale: str, eps: float) -> Tensor:
+    """(r − group mean) / (std + ε) on a checked [B, G] tensor; all-equal rows give exactly 0."""
     centred = rewards - rewards.mean(dim=1, keepdim=True)
     if scale == "group":
         centred = centred / (rewards.std(dim=1, keepdim=True) + eps)
     elif scale == "batch":
         centred = centred / (rewards.std() + eps)
-    flat = zero_std_groups(rewards).unsqueeze(1)
+    flat = _zero_std_groups(rewards).unsqueeze(1)
     return torch.where(flat, torch.zeros_like(centred), centred)

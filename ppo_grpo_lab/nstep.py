@@ -25,15 +25,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._checks import check_advantage_inputs, check_int
+from ._checks import RolloutTensors, check_advantage_inputs, check_int
 
 __all__ = ["n_step_advantages", "n_step_advantages_loop"]
 
 
-def _validate(rewards, values, next_values, terminated, truncated, gamma, n):
-    t = check_advantage_inputs(rewards, values, next_values, terminated, truncated, gamma)
+def _validate(rewards, values, next_values, terminated, truncated, gamma, n) -> RolloutTensors:
+    ro = check_advantage_inputs(rewards, values, next_values, terminated, truncated, gamma)
     check_int("n", n, 1, " (number of real rewards before bootstrapping)")
-    return t
+    return ro
 
 
 def n_step_advantages_loop(
@@ -49,23 +49,22 @@ def n_step_advantages_loop(
 
     Same arguments and result as :func:`n_step_advantages`.
     """
-    t = _validate(rewards, values, next_values, terminated, truncated, gamma, n)
-    r, v, v_next, term, trunc = t["rewards"], t["values"], t["next_values"], t["terminated"], t["truncated"]
+    r, v, v_next, term, trunc = _validate(rewards, values, next_values, terminated, truncated, gamma, n)
     T, N = r.shape
     out = torch.empty_like(r)
-    for i in range(T):
+    for t in range(T):
         for e in range(N):
-            g, discount, j = 0.0, 1.0, i
+            g, discount, j = 0.0, 1.0, t
             while True:
                 g += discount * r[j, e]
                 discount *= gamma
                 if term[j, e]:                 # no future: nothing to bootstrap
                     break
-                if trunc[j, e] or j == T - 1 or j - i + 1 == n:
+                if trunc[j, e] or j == T - 1 or j - t + 1 == n:
                     g += discount * v_next[j, e]  # cut short: the critic estimates the rest
                     break
                 j += 1
-            out[i, e] = g - v[i, e]
+            out[t, e] = g - v[t, e]
     return out
 
 
@@ -90,16 +89,20 @@ def n_step_advantages(
         n: number of real rewards before bootstrapping, an integer ≥ 1 (1 = TD, ≥ T = Monte Carlo).
 
     Returns:
-        (Tensor, [T, N]) advantages.
+        (Tensor, [T, N]) advantages. Checks the inputs once, then runs the kernel ``_n_step_advantages``.
     """
-    t = _validate(rewards, values, next_values, terminated, truncated, gamma, n)
-    r, v, v_next, term = t["rewards"], t["values"], t["next_values"], t["terminated"]
+    return _n_step_advantages(*_validate(rewards, values, next_values, terminated, truncated, gamma, n), gamma, n)
+
+
+def _n_step_advantages(r: Tensor, v: Tensor, v_next: Tensor, term: Tensor, trunc: Tensor, gamma: float, n: int
+                       ) -> Tensor:
+    """n shifted copies of the rewards and bootstraps, added at once; inputs already checked (bool masks)."""
     T = r.shape[0]
-    ended = term | t["truncated"]  # (T, N) any episode end at step j
+    ended = term | trunc  # (T, N) any episode end at step j
     last_row = torch.zeros_like(ended)
     last_row[-1] = True
     # γ V(s_{j+1}) for a window that stops at row j before n steps (truncation or last row; never after termination)
-    boot_cut = ((t["truncated"] | last_row) & ~term).to(r.dtype) * gamma * v_next  # (T, N)
+    boot_cut = ((trunc | last_row) & ~term).to(r.dtype) * gamma * v_next  # (T, N)
     boot_n = (~term).to(r.dtype) * gamma * v_next  # (T, N) used when the window is n steps long
     alive = torch.ones_like(r)  # alive[t] = Π_{j<k} (1 − d_{t+j}): step t's episode still runs at t + k
     out = torch.zeros_like(r)

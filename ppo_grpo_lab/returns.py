@@ -43,10 +43,10 @@ def discounted_returns(
         gamma: discount γ in [0, 1].
 
     Returns:
-        (Tensor, [T, N]) returns ``G_t``.
+        (Tensor, [T, N]) returns ``G_t``. Checks the inputs once, then runs the kernel ``_discounted_returns``.
     """
-    t = check_rollout(rewards=rewards, terminated=terminated, truncated=truncated, next_values=next_values)
-    rewards, terminated, truncated, next_values = (t["rewards"], t["terminated"], t["truncated"], t["next_values"])
+    ro = check_rollout(rewards, next_values=next_values, terminated=terminated, truncated=truncated)
+    rewards, terminated, truncated, next_values = ro.rewards, ro.terminated, ro.truncated, ro.next_values
     check_range("gamma", gamma, 0.0, 1.0)
     if truncated is None:
         truncated = torch.zeros_like(terminated)
@@ -57,12 +57,18 @@ def discounted_returns(
                 "(a time limit must bootstrap from the critic); got None"
             )
         next_values = torch.zeros_like(rewards)
+    return _discounted_returns(rewards, terminated, truncated, next_values, gamma)
+
+
+def _discounted_returns(rewards: Tensor, terminated: Tensor, truncated: Tensor, next_values: Tensor, gamma: float
+                        ) -> Tensor:
+    """The backward recursion for G_t on checked inputs (bool masks, ``next_values`` given)."""
     not_done = (~(terminated | truncated)).to(rewards.dtype)
     boot = (truncated & ~terminated).to(rewards.dtype) * next_values
     out = torch.empty_like(rewards)
     # Beyond the last row the rollout stops, not the episode: bootstrap with V(s_T) unless terminated.
     g_next = (~terminated[-1]).to(rewards.dtype) * next_values[-1]
     out[-1] = rewards[-1] + gamma * g_next
-    for i in reversed(range(rewards.shape[0] - 1)):
-        out[i] = rewards[i] + gamma * (not_done[i] * out[i + 1] + boot[i])
+    for t in reversed(range(rewards.shape[0] - 1)):
+        out[t] = rewards[t] + gamma * (not_done[t] * out[t + 1] + boot[t])
     return out

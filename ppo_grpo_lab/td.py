@@ -37,9 +37,14 @@ def td_residuals(
         gamma: discount γ in [0, 1].
 
     Returns:
-        (Tensor, [T, N]) ``δ_t``.
+        (Tensor, [T, N]) ``δ_t``. Checks the inputs once, then runs the kernel ``_td_residuals``.
     """
-    t = check_rollout(rewards=rewards, values=values, next_values=next_values, terminated=terminated)
+    ro = check_rollout(rewards, values, next_values, terminated)
     check_range("gamma", gamma, 0.0, 1.0)
-    not_term = (~t["terminated"]).to(t["rewards"].dtype)
-    return t["rewards"] + gamma * t["next_values"] * not_term - t["values"]
+    return _td_residuals(ro.rewards, ro.values, ro.next_values, ro.terminated, gamma)
+
+
+def _td_residuals(rewards: Tensor, values: Tensor, next_values: Tensor, terminated: Tensor, gamma: float) -> Tensor:
+    """δ_t = r_t + γ V(s_{t+1}) (1 − term_t) − V(s_t) on checked inputs (``terminated`` a bool mask)."""
+    not_term = (~terminated).to(rewards.dtype)
+    return rewards + gamma * next_values * not_term - values

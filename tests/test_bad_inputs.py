@@ -111,14 +111,32 @@ CASES: list = [  # (case id, argument the message must name, call), or a pytest.
     ("surrogate/old-inf", "old_log_probs", lambda: P.clipped_surrogate(LP, bad(LP, value=-inf), t(3, 1))),
     ("surrogate/advantages-nan", "advantages", lambda: P.clipped_surrogate(LP, LP, bad(t(3, 1)))),
     ("surrogate/clip-eps-zero", "clip_eps", lambda: P.clipped_surrogate(LP, LP, t(3, 1), clip_eps=0.0)),
-    ("surrogate/clip-eps-one", "clip_eps", lambda: P.clipped_surrogate(LP, LP, t(3, 1), clip_eps=1.0)),
+    ("surrogate/clip-eps-nan", "clip_eps", lambda: P.clipped_surrogate(LP, LP, t(3, 1), clip_eps=nan)),
     ("surrogate/clip-eps-negative", "clip_eps", lambda: P.clipped_surrogate(LP, LP, t(3, 1), clip_eps=-0.2)),
     ("surrogate/clip-eps-high", "clip_eps_high",
      lambda: P.clipped_surrogate(LP, LP, t(3, 1), clip_eps_high=-0.1)),
     ("surrogate/mask-values", "mask", lambda: P.clipped_surrogate(LP, LP, t(3, 1), mask=t(3, 5, fill=2.0))),
     ("surrogate/mask-shape", "mask", lambda: P.clipped_surrogate(LP, LP, t(3, 1), mask=MASK[:, :4])),
     ("surrogate/mask-dtype", "mask", lambda: P.clipped_surrogate(LP, LP, t(3, 1), mask=torch.ones(3, 5, dtype=torch.complex64))),
-    ("objective/clip-eps", "clip_eps", lambda: P.clipped_objective(LP, LP, t(3, 1), clip_eps=1.5)),
+    ("objective/clip-eps", "clip_eps", lambda: P.clipped_objective(LP, LP, t(3, 1), clip_eps=inf)),
+    ("clip_statistics/clip-eps", "clip_eps", lambda: P.clip_statistics(LP, LP, t(3, 1), clip_eps=-0.1)),
+    ("clip_statistics/mask-shape", "mask", lambda: P.clip_statistics(LP, LP, t(3, 1), mask=MASK[:2])),
+    # ----------------------------------------------------------------- per-token policy-gradient and SFT losses
+    ("naive_pg/advantages-shape", "advantages", lambda: P.naive_policy_gradient_loss(LP, t(2, 1))),
+    ("naive_pg/log-probs-nan", "log_probs", lambda: P.naive_policy_gradient_loss(bad(LP), t(3, 1))),
+    ("clipped_pg/old-shape", "old_log_probs", lambda: P.clipped_policy_gradient_loss(LP, LP[:2], t(3, 1))),
+    ("clipped_pg/clip-eps", "clip_eps", lambda: P.clipped_policy_gradient_loss(LP, LP, t(3, 1), clip_eps=0.0)),
+    ("pg_loss/unknown-type", "loss_type", lambda: P.policy_gradient_loss(LP, "reinforce", rewards=t(3, 1))),
+    ("pg_loss/no-baseline-needs-rewards", "rewards", lambda: P.policy_gradient_loss(LP, "no_baseline")),
+    ("pg_loss/clip-needs-old", "old_log_probs",
+     lambda: P.policy_gradient_loss(LP, "grpo_clip", advantages=t(3, 1))),
+    ("sft_loss/log-probs-1d", "log_probs", lambda: P.sft_loss(t(5), MASK[0])),
+    ("sft_loss/mask-shape", "mask", lambda: P.sft_loss(LP, MASK[:, :4])),
+    ("sft_loss/constant", "normalize_constant", lambda: P.sft_loss(LP, MASK, normalize_constant=0.0)),
+    ("sft_loss/nan", "log_probs", lambda: P.sft_loss(bad(LP), MASK)),
+    ("masked_whiten/mask-shape", "mask", lambda: P.masked_whiten(t(3, 5), MASK[:2])),
+    ("masked_whiten/nan", "x", lambda: P.masked_whiten(bad(t(3, 5)))),
+    ("masked_whiten/eps", "eps", lambda: P.masked_whiten(t(3, 5), eps=-1.0)),
     ("objective/advantages-shape", "advantages", lambda: P.clipped_objective(LP, LP, t(2, 5))),
     # ----------------------------------------------------------------- value loss
     ("value/targets-shape", "targets", lambda: P.value_loss(t(3, 5), t(3, 4))),
@@ -146,7 +164,7 @@ CASES: list = [  # (case id, argument the message must name, call), or a pytest.
     ("masked_mean/mask-shape", "mask", lambda: P.masked_mean(t(3, 5), MASK[:, :2])),
     ("masked_mean/mask-values", "mask", lambda: P.masked_mean(t(3, 5), t(3, 5, fill=3.0))),
     *[(f"{f.__name__}/{cid}", arg, (lambda f=f, x=x, m=m: f(x, m)))
-      for f in (P.aggregate_grpo, P.aggregate_dr_grpo, P.aggregate_dapo) for cid, arg, x, m in [
+      for f in (P.aggregate_grpo, P.aggregate_bnpo, P.aggregate_dr_grpo, P.aggregate_dapo) for cid, arg, x, m in [
         ("per-token-1d", "per_token", t(5), MASK[0]),
         ("per-token-3d", "per_token", t(3, 5, 1), MASK.unsqueeze(-1)),
         ("mask-shape", "mask", t(3, 5), MASK[:, :4]),
@@ -154,7 +172,13 @@ CASES: list = [  # (case id, argument the message must name, call), or a pytest.
         ("per-token-nan", "per_token", bad(t(3, 5)), MASK),
     ]],
     ("aggregate_dr_grpo/max-len", "max_len", lambda: P.aggregate_dr_grpo(t(3, 5), MASK, max_len=0)),
+    ("aggregate_dr_grpo/max-completion-length", "max_completion_length",
+     lambda: P.aggregate_dr_grpo(t(3, 5), MASK, max_completion_length=0)),
+    ("aggregate/max-completion-length", "max_completion_length",
+     lambda: P.aggregate("dr_grpo", t(3, 5), MASK, max_completion_length=2.5)),
     ("aggregate/unknown-rule", "rule", lambda: P.aggregate("mean", t(3, 5), MASK)),
+    ("masked_normalize/constant", "constant", lambda: P.masked_normalize(t(3, 5), MASK, 0.0)),
+    ("masked_normalize/mask-shape", "mask", lambda: P.masked_normalize(t(3, 5), MASK[:2], 4.0)),
     # ----------------------------------------------------------------- device, history
     ("device/unknown", "device", lambda: P.resolve_device("tpu9")),
     ("device/cuda-without-cuda", "device",
@@ -206,6 +230,11 @@ CASES: list = [  # (case id, argument the message must name, call), or a pytest.
     ("tokenizer/unknown-char", "text", lambda: sub("ppo_grpo_lab.llm", "CharTokenizer")().encode("héllo")),
     ("llm/grpo-loss-aggregation", "aggregation", lambda: sub("ppo_grpo_lab.llm", "grpo_loss")(
         LP, LP, LP, t(3), MASK, aggregation="mean")),
+    ("llm/grpo-loss-advantages", "advantages", lambda: sub("ppo_grpo_lab.llm", "grpo_loss")(LP, LP, LP, t(3, 1), MASK)),
+    ("llm/grpo-loss-ref-nan", "ref_log_probs", lambda: sub("ppo_grpo_lab.llm", "grpo_loss")(LP, LP, bad(LP), t(3), MASK)),
+    ("llm/grpo-loss-beta", "beta", lambda: sub("ppo_grpo_lab.llm", "grpo_loss")(LP, LP, LP, t(3), MASK, beta=-0.1)),
+    ("llm/grpo-loss-max-completion-length", "max_completion_length", lambda: sub("ppo_grpo_lab.llm", "grpo_loss")(
+        LP, LP, LP, t(3), MASK, aggregation="dr_grpo", max_completion_length=0)),
     *[(f"PPOLMConfig/{field}={value!r}", field, (lambda field=field, value=value:
         sub("ppo_grpo_lab.llm", "PPOLMConfig")(**{field: value}))) for field, value in [
         ("steps", 0), ("mu", 0), ("clip_eps", 1.0), ("value_clip_eps", 0.0), ("beta", -1.0), ("gamma", 1.5),
@@ -232,8 +261,17 @@ CASES: list = [  # (case id, argument the message must name, call), or a pytest.
     ("grade/unknown-exercise", "name", lambda: sub("ppo_grpo_lab.grade", "grade")("no_such_exercise", lambda *a: 0)),
     ("grade/not-a-function", "fn", lambda: sub("ppo_grpo_lab.grade", "grade")("gae", 42)),
     # ----------------------------------------------------------------- bandit
-    ("BanditConfig/clip-eps", "clip_eps", lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(clip_eps=1.5)),
-    ("BanditConfig/kl-beta", "kl_beta", lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(kl_beta=-1.0)),
+    ("BanditConfig/clip-eps", "clip_eps", lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(clip_eps=0.0)),
+    ("BanditConfig/beta", "beta", lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(beta=-1.0)),
+    ("BanditConfig/learning-rate", "learning_rate",
+     lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(learning_rate=0.0)),
+    ("BanditConfig/update-epochs", "update_epochs",
+     lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(update_epochs=0)),
+    ("BanditConfig/seed", "seed", lambda: sub("ppo_grpo_lab.bandit.trainer", "BanditConfig")(seed=-1)),
+    ("baseline_advantages/unknown", "baseline",
+     lambda: sub("ppo_grpo_lab.bandit.baselines", "baseline_advantages")("mean", t(4))),
+    ("baseline_advantages/critic-needs-values", "values",
+     lambda: sub("ppo_grpo_lab.bandit.baselines", "baseline_advantages")("critic", t(4))),
 ]
 
 

@@ -16,19 +16,49 @@ MODEL = default_exam_model()
 # ---------------------------------------------------------------- config validation
 @pytest.mark.parametrize("kw, match", [
     ({"baseline": "median"}, "baseline"),
-    ({"clip_eps": 1.5}, "clip_eps"),
-    ({"clip_eps": None, "epochs": 4}, "clip_eps=0.2"),
-    ({"kl_beta": -0.1}, "kl_beta"),
+    ({"clip_eps": 0.0}, "clip_eps"),
+    ({"clip_eps": float("nan")}, "clip_eps"),
+    ({"clip_eps": None, "update_epochs": 4}, "clip_eps=0.2"),
+    ({"beta": -0.1}, "beta"),
     ({"kl_estimator": "k4"}, "kl_estimator"),
     ({"baseline": "group", "group_size": 1}, "group_size"),
     ({"baseline": "group", "group_size": 8, "batch_size": 60}, "batch_size=56"),
-    ({"lr": 0.0}, "lr"),
-    ({"steps": 0}, "steps"),
+    ({"learning_rate": 0.0}, "learning_rate"),
+    ({"critic_learning_rate": -1.0}, "critic_learning_rate"),
+    ({"num_updates": 0}, "num_updates"),
+    ({"adv_scale": "std"}, "adv_scale"),
     ({"init": "random"}, "init"),
 ])
 def test_config_validation(kw, match):
     with pytest.raises(ValueError, match=match):
         BanditConfig(**kw)
+
+
+@pytest.mark.parametrize("old, new, value", [
+    ("lr", "learning_rate", 0.02), ("critic_lr", "critic_learning_rate", 0.2), ("epochs", "update_epochs", 3),
+    ("kl_beta", "beta", 0.5), ("group_scale", "adv_scale", "none"), ("steps", "num_updates", 7),
+])
+def test_config_old_names_warn_and_map_to_the_vocabulary(old, new, value):
+    with pytest.warns(FutureWarning, match=old):
+        cfg = BanditConfig(**{old: value})
+    assert getattr(cfg, new) == value
+    with pytest.warns(FutureWarning, match=new):
+        assert getattr(cfg, old) == value
+
+
+def test_config_old_names_still_validate():
+    with pytest.raises(ValueError, match="beta"), pytest.warns(FutureWarning):
+        BanditConfig(kl_beta=-0.1)
+    with pytest.raises(ValueError, match="learning_rate"), pytest.warns(FutureWarning):
+        BanditConfig(lr=0.0)
+    with pytest.raises(ValueError, match="num_updates"), pytest.warns(FutureWarning):
+        BanditConfig(steps=0)
+
+
+def test_config_accepts_clip_eps_at_least_one_and_round_trips():
+    cfg = BanditConfig(clip_eps=1.5, update_epochs=2, seed=4)
+    assert cfg.clip_eps == 1.5
+    assert BanditConfig.from_dict(cfg.to_dict()) == cfg
 
 
 # ---------------------------------------------------------------- exact quantities
@@ -118,7 +148,7 @@ def test_estimates_unbiased_and_baseline_lowers_variance():
 
 # ---------------------------------------------------------------- the trainer
 def test_tiny_budget_moves_parameters():
-    cfg = BanditConfig(baseline="critic", steps=2, batch_size=16, progress=False)
+    cfg = BanditConfig(baseline="critic", num_updates=2, batch_size=16, progress=False)
     policy, critic, hist = train_bandit(cfg)
     assert not torch.allclose(policy.probs(), torch.tensor(MODEL.reference_probs, dtype=torch.float32))
     assert float(critic.values.detach().abs().sum()) > 0
@@ -128,7 +158,7 @@ def test_tiny_budget_moves_parameters():
 
 @pytest.fixture(scope="module")
 def no_kl_run():
-    return train_bandit(BanditConfig(baseline="critic", clip_eps=0.2, epochs=4, steps=150, progress=False))
+    return train_bandit(BanditConfig(baseline="critic", clip_eps=0.2, update_epochs=4, num_updates=150, progress=False))
 
 
 def test_learning_reaches_optimum(no_kl_run):
@@ -141,16 +171,16 @@ def test_learning_reaches_optimum(no_kl_run):
 
 def test_kl_penalty_keeps_cheating_low(no_kl_run):
     policy_free = no_kl_run[0]
-    policy_kl, _, _ = train_bandit(BanditConfig(baseline="critic", clip_eps=0.2, epochs=4, steps=150,
-                                                kl_beta=1.0, kl_estimator="k3", progress=False))
+    policy_kl, _, _ = train_bandit(BanditConfig(baseline="critic", clip_eps=0.2, update_epochs=4, num_updates=150,
+                                                beta=1.0, kl_estimator="k3", progress=False))
     assert float(policy_free.probs()[:, 3].min()) > 0.9
     assert float(policy_kl.probs()[:, 3].max()) < 0.05
 
 
 def test_k2_penalty_reaches_regularised_optimum():
     beta = 0.3
-    policy, _, _ = train_bandit(BanditConfig(baseline="critic", clip_eps=0.2, epochs=4, steps=150,
-                                             kl_beta=beta, kl_estimator="k2", progress=False))
+    policy, _, _ = train_bandit(BanditConfig(baseline="critic", clip_eps=0.2, update_epochs=4, num_updates=150,
+                                             beta=beta, kl_estimator="k2", progress=False))
     best = float(regularized_objective(kl_regularized_optimum(MODEL, beta), MODEL, beta))
     ref = float(regularized_objective(torch.tensor(MODEL.reference_probs), MODEL, beta))
     got = float(regularized_objective(policy.probs().double() / policy.probs().double().sum(-1, keepdim=True),
@@ -159,14 +189,14 @@ def test_k2_penalty_reaches_regularised_optimum():
 
 
 def test_group_baseline_learns():
-    _, _, hist = train_bandit(BanditConfig(baseline="group", group_size=8, batch_size=64, clip_eps=0.2, epochs=4,
-                                           steps=100, progress=False))
+    _, _, hist = train_bandit(BanditConfig(baseline="group", group_size=8, batch_size=64, clip_eps=0.2, update_epochs=4,
+                                           num_updates=100, progress=False))
     assert hist.last("reward/expected") >= 0.95 * optimal_reward(MODEL)
     assert "stats/zero_std_frac" in hist.keys()
 
 
 def test_same_seed_same_history_and_auto_device():
-    cfg = dict(baseline="group", group_size=4, batch_size=16, steps=3, progress=False, device="auto")
+    cfg = dict(baseline="group", group_size=4, batch_size=16, num_updates=3, progress=False, device="auto")
     h1 = train_bandit(BanditConfig(seed=3, **cfg))[2]
     h2 = train_bandit(BanditConfig(seed=3, **cfg))[2]
     h3 = train_bandit(BanditConfig(seed=4, **cfg))[2]
@@ -224,6 +254,6 @@ def test_bad_inputs_of_package_pieces():
 def test_trainer_accepts_a_custom_model():
     m = ExamModel(("solo",), ("low", "high"), np.array([1.0]), np.array([[0.3, 0.7]]), np.array([[0.1, 0.1]]),
                   np.array([[0.5, 0.5]]))
-    policy, _, hist = train_bandit(BanditConfig(steps=30, batch_size=32, progress=False), model=m)
+    policy, _, hist = train_bandit(BanditConfig(num_updates=30, batch_size=32, progress=False), model=m)
     assert hist.last("policy/solo/high") > 0.8
     assert hist.last("reward/expected") > 0.6

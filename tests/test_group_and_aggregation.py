@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from ppo_grpo_lab import (AGGREGATIONS, aggregate, aggregate_dapo, aggregate_dr_grpo, aggregate_grpo,
-                          group_advantages, masked_mean, zero_std_groups)
+from ppo_grpo_lab import (AGGREGATIONS, aggregate, aggregate_bnpo, aggregate_dapo, aggregate_dr_grpo, aggregate_grpo,
+                          group_advantages, masked_mean, masked_normalize, zero_std_groups)
 
 
 def test_group_advantages_hand_computed():
@@ -68,11 +68,32 @@ def test_aggregations_hand_computed():
     assert aggregate_grpo(X, M).item() == pytest.approx(1.5)
     # dr_grpo: total 10 over B·L = 8
     assert aggregate_dr_grpo(X, M).item() == pytest.approx(10 / 8)
-    assert aggregate_dr_grpo(X, M, max_len=10).item() == pytest.approx(10 / 20)
-    # dapo: total 10 over 6 real tokens
+    with pytest.warns(FutureWarning, match="max_completion_length"):
+        assert aggregate_dr_grpo(X, M, max_len=10).item() == pytest.approx(10 / 20)
+    # TRL's constant: max_completion_length = 10 → 10 / (2 · 10), whatever the padded width
+    assert aggregate_dr_grpo(X, M, max_completion_length=10).item() == pytest.approx(10 / 20)
+    assert aggregate("dr_grpo", X, M, max_completion_length=10).item() == pytest.approx(10 / 20)
+    X_wide, M_wide = torch.cat([X, torch.zeros(2, 3)], 1), torch.cat([M, torch.zeros(2, 3, dtype=torch.bool)], 1)
+    assert aggregate("dr_grpo", X_wide, M_wide, max_completion_length=10).item() == pytest.approx(10 / 20)  # more padding
+    # dapo: total 10 over 6 real tokens; bnpo is the same in one process
     assert aggregate_dapo(X, M).item() == pytest.approx(10 / 6)
+    assert aggregate_bnpo(X, M).item() == pytest.approx(10 / 6)
+    assert aggregate("grpo", X, M, max_completion_length=10).item() == pytest.approx(1.5)  # ignored by grpo
+    assert set(AGGREGATIONS) == {"grpo", "bnpo", "dr_grpo", "dapo"}
     for name in AGGREGATIONS:
         assert aggregate(name, X, M).item() == AGGREGATIONS[name](X, M).item()
+
+
+def test_masked_normalize_hand_computed():
+    x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    m = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    assert torch.allclose(masked_normalize(x, m, 4.0, dim=-1), torch.tensor([0.75, 1.0]))
+    assert torch.allclose(masked_normalize(x, m, 2.0, dim=0), torch.tensor([2.5, 1.0, 0.0]))
+    assert masked_normalize(x, m, 8.0).item() == pytest.approx(7 / 8)
+    assert masked_normalize(x, None, 3.0).item() == pytest.approx(7.0)
+    # Dr. GRPO's aggregation is masked_normalize by B · L_max
+    assert aggregate_dr_grpo(X, M, max_completion_length=5).item() == pytest.approx(
+        masked_normalize(X, M, 2 * 5).item())
 
 
 def test_padding_values_never_leak():
@@ -109,7 +130,11 @@ def test_aggregation_bad_inputs():
         masked_mean(X, X * 3)
     with pytest.raises(ValueError, match="rule: expected one of"):
         aggregate("mean", X, M)
-    with pytest.raises(ValueError, match="max_len"):
+    with pytest.raises(ValueError, match="max_len"), pytest.warns(FutureWarning):
         aggregate_dr_grpo(X, M, max_len=0)
+    with pytest.raises(ValueError, match="max_completion_length"):
+        aggregate_dr_grpo(X, M, max_completion_length=0)
+    with pytest.raises(ValueError, match="constant"):
+        masked_normalize(X, M, 0.0)
     with pytest.raises(ValueError, match="per_token: expected finite"):
         aggregate_dapo(torch.full((2, 4), float("inf")), M)

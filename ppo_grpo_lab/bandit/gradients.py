@@ -19,11 +19,9 @@ import torch
 from torch import Tensor
 
 from .._checks import as_tensor, check_choice, check_finite, check_same_shape
-from ..group import group_advantages
+from .baselines import BASELINES, baseline_advantages
 
 __all__ = ["reinforce_loss", "sample_exams", "gradient_estimates", "gradient_error"]
-
-BASELINES = ("none", "critic", "group")
 
 
 def reinforce_loss(log_probs: Tensor, advantages: Tensor) -> Tensor:
@@ -70,7 +68,7 @@ def gradient_estimates(logits, model, batch_size: int, n_batches: int, baseline:
         logits: (Tensor, [S, A]) the policy's logit table θ.
         baseline: ``"none"`` (A = r), ``"critic"`` (A = r − values[s]) or ``"group"``
             (A = :func:`~ppo_grpo_lab.group.group_advantages` over groups of ``group_size``
-            exams by the same student, with ``group_scale``).
+            exams by the same student, with ``group_scale``); see :mod:`~ppo_grpo_lab.bandit.baselines`.
         values: (Tensor, [S]) the critic's V(s), required for ``"critic"``.
         group_size: G; ``batch_size`` must be a multiple of it.
 
@@ -96,12 +94,7 @@ def gradient_estimates(logits, model, batch_size: int, n_batches: int, baseline:
     s, a, r = sample_exams(probs, model, n_batches * batch_size // G, G, rng)
     s, a, r = (torch.as_tensor(x).view(n_batches, batch_size) for x in (s, a, r))
     r = r.to(torch.float64)
-    if baseline == "none":
-        adv = r
-    elif baseline == "critic":
-        adv = r - values[s]
-    else:
-        adv = group_advantages(r.view(-1, G), scale=group_scale).view(n_batches, batch_size)
+    adv = baseline_advantages(baseline, r, values[s] if baseline == "critic" else None, G, group_scale)
     # Σ_i A_i (e_{s_i} ⊗ (e_{a_i} − π(·∣s_i))) / N, built with scatter-adds into [n_batches, S, A].
     score = -probs[s] * adv[..., None]                      # (n_batches, N, A): −A_i π(·∣s_i)
     score.scatter_add_(2, a[..., None], adv[..., None])      # + A_i e_{a_i}

@@ -5,13 +5,14 @@ chapter                      config
 ============================ =========================================================
 1 naive reward (REINFORCE)   ``baseline="none", clip_eps=None``
 2 critic as baseline         ``baseline="critic", clip_eps=None``
-3 clip (PPO on the exam)     ``baseline="critic", clip_eps=0.2, epochs=4``
-4 reference KL               ``... kl_beta=1.0, kl_estimator="k3"`` (or ``"k2"`` with β=0.3)
-5 GRPO                       ``baseline="group", group_size=8, clip_eps=0.2, kl_beta=4.0``
+3 clip (PPO on the exam)     ``baseline="critic", clip_eps=0.2, update_epochs=4``
+4 reference KL               ``... beta=1.0, kl_estimator="k3"`` (or ``"k2"`` with β=0.3)
+5 GRPO                       ``baseline="group", group_size=8, clip_eps=0.2, beta=4.0``
 ============================ =========================================================
 
 Each update: sit ``batch_size`` exams with the current policy in the Gymnasium env, turn the
-scores into advantages, then take ``epochs`` (μ) gradient steps on
+scores into advantages (:mod:`~ppo_grpo_lab.bandit.baselines`), then take ``update_epochs`` (μ)
+gradient steps on
 
 .. math::
 
@@ -24,92 +25,96 @@ scores into advantages, then take ``epochs`` (μ) gradient steps on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
 import torch
-from ..progress import tqdm
 
-from .._checks import check_choice
+from .._checks import check_choice, check_clip_eps, check_int, check_range
+from ..config import TrainerConfig
 from ..device import resolve_device
-from ..group import group_advantages, zero_std_groups
+from ..group import SCALES, zero_std_groups
 from ..history import History
 from ..kl import KL_ESTIMATORS
+from ..progress import tqdm
 from ..surrogate import clipped_surrogate
 from ..value import value_loss
+from .baselines import BASELINES, baseline_advantages
 from .exact import exact_kl, expected_reward, state_values
-from .gradients import BASELINES, reinforce_loss
+from .gradients import reinforce_loss
 from .policy import TabularCritic, TabularSoftmaxPolicy
 
 __all__ = ["BanditConfig", "train_bandit"]
 
 
-@dataclass
-class BanditConfig:
-    """Settings of :func:`train_bandit` (symbol, typical range, why).
+@dataclass(kw_only=True)
+class BanditConfig(TrainerConfig):
+    """Settings of :func:`train_bandit` (symbol, typical range, why); ``seed``, ``device``, ``progress``
+    come from :class:`~ppo_grpo_lab.config.TrainerConfig`.
 
     Attributes:
         baseline: what is subtracted from the score: ``"none"`` (ch. 1), ``"critic"`` a learned
             V_ψ(s) (ch. 2–4) or ``"group"`` the mean of G exams by the same student (ch. 5, GRPO).
-        clip_eps: ε, PPO's clip range, 0.1–0.3; None = no clip (plain REINFORCE loss, then ``epochs`` must be 1).
-        kl_beta: β >= 0, weight of the KL(π_θ ‖ π_ref) penalty in the loss; 0.05–0.5 here.
+        clip_eps: ε, PPO's clip range, 0.1–0.3 (any ε > 0; ε ≥ 1 never clips from below); None = no
+            clip (plain REINFORCE loss, then ``update_epochs`` must be 1).
+        beta: β >= 0, weight of the KL(π_θ ‖ π_ref) penalty in the loss; 0.05–0.5 here.
         kl_estimator: ``"k1"``, ``"k2"`` or ``"k3"`` (GRPO's choice), per-sample KL estimator.
         group_size: G >= 2, exams per student per group (only for ``baseline="group"``); 4–16.
-        group_scale: GRPO's advantage scaling: ``"group"`` (divide by the group std), ``"batch"`` or ``"none"`` (Dr. GRPO).
+        adv_scale: GRPO's advantage scaling: ``"group"`` (divide by the group std), ``"batch"`` or
+            ``"none"`` (Dr. GRPO).
         batch_size: N exams per update (a multiple of G for ``"group"``); 32–256.
-        lr: α, Adam step size of the policy; 0.01–0.1 for a logit table.
-        critic_lr: Adam step size of the critic; 0.05–0.2.
-        epochs: μ, gradient steps on each batch (PPO reuses a batch 1–10 times).
-        steps: number of updates (batches).
+        learning_rate: α, Adam step size of the policy; 0.01–0.1 for a logit table.
+        critic_learning_rate: Adam step size of the critic; 0.05–0.2.
+        update_epochs: μ, gradient steps on each batch (PPO reuses a batch 1–10 times).
+        num_updates: number of updates (batches).
         init: ``"reference"`` (start from π_ref, as RLHF starts from the SFT model) or ``"uniform"``.
-        seed: seeds torch, the action sampler and the envs.
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
-        progress: show a tqdm bar.
         log_every: write a History record every this many updates.
+
+    Old names (``lr``, ``critic_lr``, ``epochs``, ``kl_beta``, ``group_scale``, ``steps``) still work
+    for one release, with a FutureWarning.
     """
+
+    ALIASES: ClassVar[dict[str, str]] = {"lr": "learning_rate", "critic_lr": "critic_learning_rate",
+                                         "epochs": "update_epochs", "kl_beta": "beta", "group_scale": "adv_scale",
+                                         "steps": "num_updates"}
 
     baseline: str = "critic"
     clip_eps: float | None = 0.2
-    kl_beta: float = 0.0
+    beta: float = 0.0
     kl_estimator: str = "k3"
     group_size: int = 8
-    group_scale: str = "group"
+    adv_scale: str = "group"
     batch_size: int = 64
-    lr: float = 0.05
-    critic_lr: float = 0.1
-    epochs: int = 1
-    steps: int = 200
+    learning_rate: float = 0.05
+    critic_learning_rate: float = 0.1
+    update_epochs: int = 1
+    num_updates: int = 200
     init: str = "reference"
-    seed: int = 0
-    device: str = "auto"
-    progress: bool = True
     log_every: int = 1
 
     def __post_init__(self):
-        check_choice("baseline", self.baseline, BASELINES)
+        super().__post_init__()
+        check_choice("baseline", self.baseline, list(BASELINES))
         check_choice("kl_estimator", self.kl_estimator, tuple(KL_ESTIMATORS))
-        check_choice("group_scale", self.group_scale, ("group", "batch", "none"))
+        check_choice("adv_scale", self.adv_scale, SCALES)
         check_choice("init", self.init, ("reference", "uniform"))
-        if self.clip_eps is not None and not 0.0 < self.clip_eps < 1.0:
-            raise ValueError(f"clip_eps: expected ε in (0, 1) (typically 0.2) or None for no clip, got {self.clip_eps}")
-        if self.clip_eps is None and self.epochs != 1:
-            raise ValueError(f"epochs: expected 1 when clip_eps is None (reusing a batch without the clip lets the "
-                             f"policy run away); got {self.epochs}. Set clip_eps=0.2 to reuse batches.")
-        if not self.kl_beta >= 0.0:
-            raise ValueError(f"kl_beta: expected β >= 0 (0 turns the penalty off), got {self.kl_beta}")
-        for name in ("batch_size", "epochs", "steps", "log_every"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name}: expected a positive int, got {v!r}")
-        for name in ("lr", "critic_lr"):
-            if not getattr(self, name) > 0.0:
-                raise ValueError(f"{name}: expected a step size > 0 (e.g. 0.05), got {getattr(self, name)}")
+        if self.clip_eps is not None:
+            check_clip_eps(self.clip_eps)
+        for name in ("batch_size", "update_epochs", "num_updates", "log_every"):
+            check_int(name, getattr(self, name), 1)
+        if self.clip_eps is None and self.update_epochs != 1:
+            raise ValueError(f"update_epochs: expected 1 when clip_eps is None (reusing a batch without the clip lets "
+                             f"the policy run away); got {self.update_epochs}. Set clip_eps=0.2 to reuse batches.")
+        check_range("beta", self.beta, 0.0, float("inf"))
+        for name in ("learning_rate", "critic_learning_rate"):
+            check_range(name, getattr(self, name), 0.0, float("inf"), low_open=True, high_open=True)
         if self.baseline == "group":
-            if not isinstance(self.group_size, int) or self.group_size < 2:
-                raise ValueError(f"group_size: expected G >= 2 for baseline='group', got {self.group_size!r}")
+            check_int("group_size", self.group_size, 2, " for baseline='group'", symbol="G")
             if self.batch_size % self.group_size:
+                fix = self.group_size * max(1, self.batch_size // self.group_size)
                 raise ValueError(f"batch_size: expected a multiple of group_size = {self.group_size}, got "
-                                 f"{self.batch_size}; try batch_size={self.group_size * max(1, self.batch_size // self.group_size)}")
+                                 f"{self.batch_size}; try batch_size={fix}")
 
 
 def _sit_exams(envs, policy, cfg, gen, device):
@@ -127,6 +132,80 @@ def _sit_exams(envs, policy, cfg, gen, device):
     return obs_t, actions.to(device), torch.as_tensor(rewards, dtype=torch.float32, device=device)
 
 
+def _make_envs(cfg: BanditConfig, env_id: str, model):
+    """``batch_size`` seeded copies of the exam env (one exam each per update)."""
+    kwargs = {} if model is None else {"model": model}
+    envs = [gym.make(env_id, **kwargs) for _ in range(cfg.batch_size)]
+    for i, env in enumerate(envs):
+        env.reset(seed=cfg.seed * 100_003 + i)
+    return envs
+
+
+def _make_learners(cfg: BanditConfig, model, device):
+    """The policy (from π_ref or uniform) and, for ``baseline="critic"``, the critic; each with its Adam."""
+    ref_probs = torch.as_tensor(model.reference_probs, dtype=torch.float32, device=device)
+    policy = TabularSoftmaxPolicy(model.n_students, model.n_actions,
+                                  ref_probs.cpu() if cfg.init == "reference" else None).to(device)
+    opt = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate)
+    critic, critic_opt = None, None
+    if cfg.baseline == "critic":
+        critic = TabularCritic(model.n_students).to(device)
+        critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_learning_rate)
+    return ref_probs, policy, opt, critic, critic_opt
+
+
+def _advantages(cfg: BanditConfig, critic, obs, rewards):
+    """A_i under the configured baseline, and ``stats/zero_std_frac`` for groups."""
+    stats = {}
+    with torch.no_grad():
+        values = critic(obs) if critic is not None else None
+    adv = baseline_advantages(cfg.baseline, rewards, values, cfg.group_size, cfg.adv_scale)
+    if cfg.baseline == "group":
+        stats["stats/zero_std_frac"] = zero_std_groups(rewards.view(-1, cfg.group_size)).float().mean()
+    return adv, stats
+
+
+def _policy_step(cfg: BanditConfig, policy, opt, obs, actions, old_logp, ref_logp, adv, stats):
+    """One gradient step on −L^CLIP (or REINFORCE) + β k̂; returns the mean k̂ (stats updated in place)."""
+    logp = policy.log_prob(obs, actions)
+    if cfg.clip_eps is None:
+        pg_loss = reinforce_loss(logp, adv)
+        stats["loss/policy"] = pg_loss.detach()
+    else:
+        pg_loss, s = clipped_surrogate(logp, old_logp, adv, clip_eps=cfg.clip_eps)
+        stats.update(s)
+    kl = KL_ESTIMATORS[cfg.kl_estimator](logp, ref_logp).mean()
+    opt.zero_grad()
+    (pg_loss + cfg.beta * kl).backward()
+    opt.step()
+    return kl.detach()
+
+
+def _critic_step(critic, critic_opt, obs, rewards, stats):
+    """One gradient step of V_ψ towards the scores (stats updated in place)."""
+    v_loss, vs = value_loss(critic(obs), rewards)
+    critic_opt.zero_grad()
+    v_loss.backward()
+    critic_opt.step()
+    stats.update(vs)
+
+
+def _record(cfg: BanditConfig, policy, critic, model, rewards, kl, stats):
+    """One History record: rewards, exact J and KL, the policy table and the critic's values."""
+    probs = policy.probs().cpu()
+    rec = {"reward/mean": rewards.mean(), "reward/expected": expected_reward(probs, model),
+           "loss/kl": cfg.beta * kl, "stats/kl_ref": kl,
+           "stats/kl_ref_exact": exact_kl(probs, model.reference_probs, model), **stats}
+    v_exact = state_values(probs, model)
+    for si, sn in enumerate(model.students):
+        rec[f"value_exact/{sn}"] = v_exact[si]
+        if critic is not None:
+            rec[f"value/{sn}"] = critic.values.detach()[si]
+        for ai, an in enumerate(model.actions):
+            rec[f"policy/{sn}/{an}"] = probs[si, ai]
+    return rec
+
+
 def train_bandit(cfg: BanditConfig, env_id: str = "ppo_grpo_lab/ExamBandit-v0", model=None) -> tuple:
     """Train the exam policy; returns ``(policy, critic_or_None, history)``.
 
@@ -139,73 +218,25 @@ def train_bandit(cfg: BanditConfig, env_id: str = "ppo_grpo_lab/ExamBandit-v0", 
     ``policy/<student>/<action>`` the probability π_θ(action | student);
     ``value/<student>`` the critic's V_ψ(s) and ``value_exact/<student>`` the exact V^π(s).
     """
-    import ppo_grpo_lab.envs  # noqa: F401  (registers the env id)
-
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
-    kwargs = {} if model is None else {"model": model}
-    envs = [gym.make(env_id, **kwargs) for _ in range(cfg.batch_size)]
-    for i, env in enumerate(envs):
-        env.reset(seed=cfg.seed * 100_003 + i)
+    envs = _make_envs(cfg, env_id, model)
     model = envs[0].unwrapped.model
-    ref_probs = torch.as_tensor(model.reference_probs, dtype=torch.float32, device=device)
-    policy = TabularSoftmaxPolicy(model.n_students, model.n_actions,
-                                  ref_probs.cpu() if cfg.init == "reference" else None).to(device)
-    opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
-    critic, critic_opt = None, None
-    if cfg.baseline == "critic":
-        critic = TabularCritic(model.n_students).to(device)
-        critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr)
-    kl_fn = KL_ESTIMATORS[cfg.kl_estimator]
+    ref_probs, policy, opt, critic, critic_opt = _make_learners(cfg, model, device)
     hist = History()
-    for update in tqdm(range(cfg.steps), disable=not cfg.progress, desc="exam updates"):
+    for update in tqdm(range(cfg.num_updates), disable=not cfg.progress, desc="exam updates"):
         obs, actions, rewards = _sit_exams(envs, policy, cfg, gen, device)
         ref_logp = (obs @ ref_probs.log()).gather(1, actions[:, None]).squeeze(1)   # (N,)
         with torch.no_grad():
             old_logp = policy.log_prob(obs, actions)
-        stats = {}
-        if cfg.baseline == "none":
-            adv = rewards
-        elif cfg.baseline == "critic":
-            with torch.no_grad():
-                adv = rewards - critic(obs)
-        else:
-            groups = rewards.view(-1, cfg.group_size)                                # (B, G)
-            adv = group_advantages(groups, scale=cfg.group_scale).view(-1)
-            stats["stats/zero_std_frac"] = zero_std_groups(groups).float().mean()
-        for _ in range(cfg.epochs):
-            logp = policy.log_prob(obs, actions)
-            if cfg.clip_eps is None:
-                pg_loss = reinforce_loss(logp, adv)
-                stats["loss/policy"] = pg_loss.detach()
-            else:
-                pg_loss, s = clipped_surrogate(logp, old_logp, adv, clip_eps=cfg.clip_eps)
-                stats.update(s)
-            kl = kl_fn(logp, ref_logp).mean()
-            loss = pg_loss + cfg.kl_beta * kl
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        adv, stats = _advantages(cfg, critic, obs, rewards)
+        for _ in range(cfg.update_epochs):
+            kl = _policy_step(cfg, policy, opt, obs, actions, old_logp, ref_logp, adv, stats)
             if critic is not None:
-                v_loss, vs = value_loss(critic(obs), rewards)
-                critic_opt.zero_grad()
-                v_loss.backward()
-                critic_opt.step()
-                stats.update(vs)
-        if update % cfg.log_every == 0 or update == cfg.steps - 1:
-            probs = policy.probs().cpu()
-            rec = {"reward/mean": rewards.mean(), "reward/expected": expected_reward(probs, model),
-                   "loss/kl": cfg.kl_beta * kl.detach(), "stats/kl_ref": kl.detach(),
-                   "stats/kl_ref_exact": exact_kl(probs, model.reference_probs, model), **stats}
-            v_exact = state_values(probs, model)
-            for si, sn in enumerate(model.students):
-                rec[f"value_exact/{sn}"] = v_exact[si]
-                if critic is not None:
-                    rec[f"value/{sn}"] = critic.values.detach()[si]
-                for ai, an in enumerate(model.actions):
-                    rec[f"policy/{sn}/{an}"] = probs[si, ai]
-            hist.log((update + 1) * cfg.batch_size, rec)
+                _critic_step(critic, critic_opt, obs, rewards, stats)
+        if update % cfg.log_every == 0 or update == cfg.num_updates - 1:
+            hist.log((update + 1) * cfg.batch_size, _record(cfg, policy, critic, model, rewards, kl, stats))
     for env in envs:
         env.close()
     return policy, critic, hist

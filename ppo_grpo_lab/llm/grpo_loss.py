@@ -1,21 +1,39 @@
 """The GRPO loss ``−J(θ)`` for one batch of sampled answers (pure: no model, no sampling).
 
-See :mod:`ppo_grpo_lab.llm.grpo` for the objective and the trainer that calls it.
+See :mod:`ppo_grpo_lab.llm.grpo` for the objective and the trainer that calls it. The inputs
+are checked once, here; the clipped objective, the k3 estimator, the aggregation and the clip
+statistics then run as the core modules' unchecked kernels.
 """
 from __future__ import annotations
 
 import torch
 
-from .._checks import check_choice
-from ..aggregation import AGGREGATIONS, aggregate, masked_mean
-from ..kl import kl_k3
-from ..surrogate import clipped_objective
+from .._checks import as_bool_mask, as_tensor, check_choice, check_clip_eps, check_finite, check_ndim, check_range
+from .._checks import check_same_shape
+from ..aggregation import AGGREGATIONS, _aggregate, _check_max_completion_length, _masked_mean
+from ..kl import _kl_k3
+from ..surrogate import _clip_statistics, _clipped_objective
 
 __all__ = ["grpo_loss"]
 
 
+def _check_grpo_inputs(log_probs, old_log_probs, ref_log_probs, advantages, mask, beta):
+    log_probs = as_tensor("log_probs", log_probs)
+    check_ndim("log_probs", log_probs, 2, "[B, L]")
+    old_log_probs, advantages = as_tensor("old_log_probs", old_log_probs), as_tensor("advantages", advantages)
+    ref_log_probs = as_tensor("ref_log_probs", ref_log_probs) if beta > 0 else None
+    mask = as_bool_mask("mask", as_tensor("mask", mask))
+    check_same_shape("log_probs", log_probs, old_log_probs=old_log_probs, ref_log_probs=ref_log_probs, mask=mask)
+    if advantages.shape != log_probs.shape[:1]:
+        raise ValueError(f"advantages: expected shape ({log_probs.shape[0]},) (one per answer), "
+                         f"got {tuple(advantages.shape)}")
+    check_finite(log_probs=log_probs, old_log_probs=old_log_probs, ref_log_probs=ref_log_probs, advantages=advantages)
+    return log_probs, old_log_probs, ref_log_probs, advantages, mask
+
+
 def grpo_loss(log_probs, old_log_probs, ref_log_probs, advantages, mask, clip_eps: float = 0.2,
-              clip_eps_high: float | None = None, beta: float = 0.04, aggregation: str = "grpo"):
+              clip_eps_high: float | None = None, beta: float = 0.04, aggregation: str = "grpo",
+              max_completion_length: int | None = None):
     """The GRPO loss ``−J(θ)`` for one batch of answers.
 
     Args:
@@ -24,37 +42,27 @@ def grpo_loss(log_probs, old_log_probs, ref_log_probs, advantages, mask, clip_ep
         ref_log_probs: (Tensor, [B, L]) the same under π_ref (ignored when β = 0).
         advantages: (Tensor, [B]) one advantage per answer (from :func:`group_advantages`, flattened).
         mask: (bool Tensor, [B, L]) real answer tokens (EOS included).
-        clip_eps, clip_eps_high: ε and ε_high.
-        beta: β.
-        aggregation: ``grpo``, ``dr_grpo`` or ``dapo``.
+        clip_eps, clip_eps_high: ε (> 0; ε ≥ 1 never clips from below) and ε_high (None: ε).
+        beta: β >= 0.
+        aggregation: ``grpo``, ``bnpo``, ``dr_grpo`` or ``dapo`` (:mod:`ppo_grpo_lab.aggregation`).
+        max_completion_length: ``dr_grpo``'s constant L_max (TRL's convention: the generation
+            budget); None uses the padded width L.
 
     Returns:
         ``(loss, stats)``: the 0-d loss and detached diagnostics ``loss/policy``, ``stats/kl_ref``
-        (masked mean of k3), ``stats/clip_frac`` (= ``_low`` + ``_high``), ``stats/approx_kl``
-        (k3 of π_old vs π_θ), ``stats/ratio_mean``.
+        (masked mean of k3), and :func:`ppo_grpo_lab.surrogate.clip_statistics`'s ``stats/clip_frac``
+        (= ``_low`` + ``_high``), ``stats/approx_kl`` (k3 of π_old vs π_θ), ``stats/ratio_mean``.
     """
-    if log_probs.ndim != 2:
-        raise ValueError(f"log_probs: expected a 2-D tensor [B, L], got shape {tuple(log_probs.shape)}")
-    if advantages.shape != log_probs.shape[:1]:
-        raise ValueError(f"advantages: expected shape ({log_probs.shape[0]},) (one per answer), got {tuple(advantages.shape)}")
+    check_range("beta", beta, 0.0, float("inf"))
+    log_probs, old_log_probs, ref_log_probs, advantages, mask = _check_grpo_inputs(
+        log_probs, old_log_probs, ref_log_probs, advantages, mask, beta)
+    check_clip_eps(clip_eps, clip_eps_high)
     check_choice("aggregation", aggregation, list(AGGREGATIONS))
-    objective = clipped_objective(log_probs, old_log_probs, advantages[:, None], clip_eps, clip_eps_high)  # (B, L)
-    kl = kl_k3(log_probs, ref_log_probs) if beta > 0 else torch.zeros_like(log_probs)  # (B, L)
-    loss = -aggregate(aggregation, objective - beta * kl, mask)
-    with torch.no_grad():
-        high = clip_eps if clip_eps_high is None else clip_eps_high
-        log_ratio = log_probs - old_log_probs
-        ratio = log_ratio.exp()
-        adv = advantages[:, None].expand_as(ratio)
-        low_clip = ((ratio < 1 - clip_eps) & (adv < 0)).float()
-        high_clip = ((ratio > 1 + high) & (adv > 0)).float()
-        stats = {
-            "loss/policy": loss.detach(),
-            "stats/kl_ref": masked_mean(kl, mask),
-            "stats/clip_frac": masked_mean(low_clip + high_clip, mask),
-            "stats/clip_frac_low": masked_mean(low_clip, mask),
-            "stats/clip_frac_high": masked_mean(high_clip, mask),
-            "stats/approx_kl": masked_mean(torch.expm1(log_ratio) - log_ratio, mask),
-            "stats/ratio_mean": masked_mean(ratio, mask),
-        }
+    _check_max_completion_length(max_completion_length)
+    adv = advantages[:, None]  # (B, 1), one advantage for every token of an answer
+    objective = _clipped_objective(log_probs, old_log_probs, adv, clip_eps, clip_eps_high)  # (B, L)
+    kl = _kl_k3(log_probs, ref_log_probs) if beta > 0 else torch.zeros_like(log_probs)  # (B, L)
+    loss = -_aggregate(aggregation, objective - beta * kl, mask, max_completion_length)
+    stats = {"loss/policy": loss.detach(), "stats/kl_ref": _masked_mean(kl.detach(), mask),
+             **_clip_statistics(log_probs, old_log_probs, adv, clip_eps, clip_eps_high, mask)}
     return loss, stats

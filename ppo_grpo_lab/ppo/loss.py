@@ -6,7 +6,9 @@
 
 built from the package's core pieces and nothing else:
 :func:`ppo_grpo_lab.clipped_surrogate` (``−L^CLIP``), :func:`ppo_grpo_lab.value_loss`
-(``L^VF``, optionally clipped) and :func:`ppo_grpo_lab.entropy` (``H``).
+(``L^VF``, optionally clipped; no ½, so c1 = 0.5 here weighs the critic like CleanRL's
+``vf_coef = 1.0``) and :func:`ppo_grpo_lab.entropy` (``H``). The inputs are checked once,
+here; the three pieces run as their unchecked kernels.
 
 Worked example (one sample): log π = log π_old (r = 1), A = 2, V = 3, V^targ = 1,
 entropy 0.5, c1 = 0.5, c2 = 0.01: L = −2 + 0.5·4 − 0.01·0.5 = −0.005.
@@ -16,18 +18,22 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .._checks import as_tensor, check_clip_eps
 from ..entropy import entropy as categorical_entropy
-from ..surrogate import clipped_surrogate
-from ..value import value_loss
+from ..surrogate import _clipped_surrogate, check_policy_inputs
+from ..value import _value_loss, check_value_inputs
+from ..whitening import _masked_whiten
 
 __all__ = ["ppo_loss", "normalize_advantages"]
 
 
 def normalize_advantages(advantages: Tensor, eps: float = 1e-8) -> Tensor:
-    """``(Â − mean(Â)) / (std(Â) + eps)`` over the minibatch; a single element is only centred."""
-    if advantages.numel() < 2:
-        return advantages - advantages.mean()
-    return (advantages - advantages.mean()) / (advantages.std() + eps)
+    """``(Â − mean(Â)) / (std(Â) + eps)`` over the minibatch, unbiased std; a single element is only centred.
+
+    The package's one whitening convention, :func:`ppo_grpo_lab.whitening.masked_whiten` without a mask,
+    run unchecked (the advantages come from :func:`ppo_grpo_lab.gae`, checked there; no host sync here).
+    """
+    return _masked_whiten(advantages, None, eps)
 
 
 def ppo_loss(
@@ -68,12 +74,15 @@ def ppo_loss(
     if (logits is None) == (entropies is None):
         raise ValueError("ppo_loss: expected exactly one of logits ([B, A]) or entropies ([B]), got "
                          f"{'both' if logits is not None else 'neither'}")
-    pg_loss, pg_stats = clipped_surrogate(log_probs, old_log_probs, advantages, clip_eps=clip_eps)
-    v_loss, v_stats = value_loss(values, value_targets, old_values=old_values, clip_eps=vf_clip)
-    ent = categorical_entropy(logits) if logits is not None else entropies
+    log_probs, old_log_probs, advantages, _ = check_policy_inputs(log_probs, old_log_probs, advantages)
+    check_clip_eps(clip_eps)
+    values, value_targets, old_values, _ = check_value_inputs(values, value_targets, old_values, vf_clip)
+    ent = categorical_entropy(logits) if logits is not None else as_tensor("entropies", entropies)
     if ent.shape != log_probs.shape:
         raise ValueError(f"entropies: expected shape {tuple(log_probs.shape)} (the shape of log_probs), "
                          f"got {tuple(ent.shape)}")
+    pg_loss, pg_stats = _clipped_surrogate(log_probs, old_log_probs, advantages, clip_eps, None, None)
+    v_loss, v_stats = _value_loss(values, value_targets, old_values, vf_clip, None)
     mean_entropy = ent.mean()
     loss = pg_loss + vf_coef * v_loss - ent_coef * mean_entropy
     stats = {"loss/total": loss.detach(), **pg_stats, **v_stats,
