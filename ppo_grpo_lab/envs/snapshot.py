@@ -12,7 +12,8 @@ Two kinds of vector env are covered:
   ``TimeLimit``'s ``_elapsed_steps``, the ``np_random`` streams, ...). Attributes holding
   other objects (spaces, specs, render surfaces) are left as they are.
 
-Restoring sets only attributes that the live env already has (on the instance or its class), so a checkpoint cannot add
+Restoring resets the live env once (so that it has every attribute a reset creates), then sets
+only attributes that it has (on the instance or its class), so a checkpoint cannot add
 anything to an env; it is read with ``weights_only=True`` and so cannot run code either.
 Other vector envs (e.g. ``AsyncVectorEnv``, whose envs live in other processes) have no
 snapshot: :func:`vector_env_state` returns ``None`` and a resumed run resets them.
@@ -105,6 +106,7 @@ def load_vector_env_state(env, state: dict[str, Any] | None) -> None:
         return
     if len(state["envs"]) != len(env.envs):
         raise ValueError(f"env: the saved state holds {len(state['envs'])} envs, this vector env {len(env.envs)}")
+    env.reset()  # a fresh env gets the attributes that reset creates (e.g. Pendulum's state), then overwritten
     _restore(env, state["vector"])
     for e, layers in zip(env.envs, state["envs"]):
         live = _layers(e)
