@@ -122,9 +122,24 @@ def shard_indices(idx: Tensor, total: int, offset: int, local: int) -> tuple[Ten
     return out, len(out)
 
 
+def _pooled_mean_std(stats: Tensor) -> tuple[float, Tensor, Tensor]:
+    """Fold per-rank ``(n_r, mean_r, std_r)`` rows [R, 3] into the pooled ``(n, mean, unbiased std)``
+    (Chan et al.'s parallel variance; rows with ``n_r = 0`` are skipped, ``std_r`` is ignored where
+    ``n_r = 1``). The first row is the start, so with one process the result is that process's own
+    ``x.mean()``, ``x.std()``, untouched; every rank folds the same rows in the same order."""
+    parts = [(n_r, row) for n_r, row in zip(stats[:, 0].tolist(), stats) if n_r > 0]  # ranks with samples
+    (n, (_, mean, std)), rest = parts[0], parts[1:]
+    for n_b, (_, mean_b, std_b) in rest:
+        total, delta = n + n_b, mean_b - mean
+        m2 = std.square() * (n - 1) + std_b.square() * (n_b - 1) + delta.square() * (n * n_b / total)
+        n, mean, std = total, mean + delta * (n_b / total), (m2 / (total - 1)).sqrt()
+    return n, mean, std
+
+
 def global_normalize(adv: Tensor, n_real: int, eps: float = 1e-8) -> Tensor:
     """``(Â − mean) / (std + eps)`` with the mean and the unbiased std (Bessel, ``n − 1``) over the real
-    samples of all ranks: the one whitening convention of the package, for any number of processes.
+    samples of all ranks: the one whitening convention of the package, for any number of processes
+    (with one process exactly ``(Â − Â.mean()) / (Â.std() + eps)``).
 
     Args:
         adv: (Tensor, [M]) this rank's advantages; the first ``n_real`` are real, the rest a
@@ -134,12 +149,13 @@ def global_normalize(adv: Tensor, n_real: int, eps: float = 1e-8) -> Tensor:
     With fewer than 2 samples in all, the advantages are only centred.
     """
     x = adv[:n_real]
-    s = all_reduce_sum(torch.stack([x.sum(), torch.tensor(float(n_real), device=adv.device, dtype=adv.dtype)]))
-    n, mean = s[1], s[0] / s[1]
-    ss = all_reduce_sum((x - mean).square().sum().reshape(1))[0]
-    if float(n) < 2:
+    zero = adv.new_zeros(())
+    local = torch.stack([adv.new_tensor(float(n_real)), x.mean() if n_real else zero,
+                         x.std() if n_real >= 2 else zero])  # (n_r, mean_r, std_r)
+    n, mean, std = _pooled_mean_std(all_gather_cat(local.unsqueeze(0), 0))
+    if n < 2:
         return adv - mean
-    return (adv - mean) / ((ss / (n - 1)).sqrt() + eps)
+    return (adv - mean) / (std + eps)
 
 
 def global_explained_variance(predictions: Tensor, targets: Tensor) -> Tensor:

@@ -31,7 +31,7 @@ def test_global_normalize_is_the_unbiased_whitening_with_one_process():
     expected = torch.tensor([-1.161895, -0.387298, 0.387298, 1.161895])
     torch.testing.assert_close(ddp.global_normalize(x, 4), expected, atol=1e-5, rtol=0)
     y = torch.randn(37, generator=torch.Generator().manual_seed(0)) * 3 + 1
-    torch.testing.assert_close(ddp.global_normalize(y, 37), (y - y.mean()) / (y.std() + 1e-8))
+    assert torch.equal(ddp.global_normalize(y, 37), (y - y.mean()) / (y.std() + 1e-8))  # bit for bit
     assert ddp.global_normalize(torch.tensor([5.0]), 1).tolist() == [0.0]  # one sample: centred only
 
 
@@ -46,3 +46,16 @@ def test_collectives_are_no_ops_with_one_process():
     ev = ddp.global_explained_variance(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 2.0, 4.0]))
     # Var[y − ŷ] / Var[y] = Var[0, 0, 1] / Var[1, 2, 4] = (1/3) / (7/3) = 1/7
     assert ev.item() == pytest.approx(1 - 1 / 7)
+
+
+def test_pooled_statistics_of_shards_equal_those_of_the_whole():
+    """What the ranks' (n_r, mean_r, std_r) fold into: the mean and unbiased std of all samples, also
+    with a rank holding one sample (its std unused) or none (skipped)."""
+    x = torch.randn(50, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 3 + 1
+    parts = [x[:7], x[7:8], x[8:8], x[8:]]
+    rows = torch.stack([torch.tensor([float(len(p)), p.mean() if len(p) else 0.0, p.std() if len(p) > 1 else 0.0],
+                                     dtype=torch.float64) for p in parts])
+    n, mean, std = ddp._pooled_mean_std(rows)
+    assert n == 50
+    torch.testing.assert_close(mean, x.mean(), rtol=0, atol=1e-12)
+    torch.testing.assert_close(std, x.std(), rtol=0, atol=1e-12)

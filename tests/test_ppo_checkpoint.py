@@ -126,5 +126,5 @@ def test_pendulum_run_resumes_exactly(tmp_path):
     first.save(tmp_path / "p.pt")
     resumed = PPOTrainer.load(tmp_path / "p.pt")
     resumed.train()
-    drop = lambda h: [{k: v for k, v in r.items() if k != "charts/SPS"} for r in h.records]  # noqa: E731
+    drop = lambda h: [{k: v for k, v in r.items() if k != "charts/SPS"} for r in h.records]
     assert drop(resumed.history) == drop(full) and resumed.update == 3

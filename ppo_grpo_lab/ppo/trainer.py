@@ -272,7 +272,7 @@ class PPOTrainer:
             "history": self.history.records, "env_state": vector_env_state(self.env.env) if one else None})
 
     @classmethod
-    def load(cls, path: str, env: gym.vector.VectorEnv | None = None, **overrides) -> "PPOTrainer":
+    def load(cls, path: str, env: gym.vector.VectorEnv | None = None, **overrides) -> PPOTrainer:
         """Rebuild a trainer from :meth:`save`. Pass ``env`` when the run used an env object rather than an
         env id; ``overrides`` replace config fields (e.g. ``progress=False``). The file is read with
         ``weights_only=True``; one that is not a plain-data PPO checkpoint raises
