@@ -9,8 +9,8 @@ orthogonal initialisation      hidden layers gain √2, policy head     (always 
                                0.01, value head 1
 advantage normalisation        Â ← (Â − mean) / (std + 1e-8) per      ``norm_adv``
                                minibatch (unbiased std)
-learning-rate annealing        α_k = α (1 − (k−1)/K) at update k      ``anneal_lr``
-                               of K (α_1 = α, α_K = α/K)
+learning-rate annealing        α decays linearly over the updates     ``anneal_lr``
+                               (schedule: see ``anneal_lr``)
 global gradient clipping       ‖g‖ ≤ max_grad_norm                    ``max_grad_norm``
 minibatches and epochs         K_e epochs over M shuffled minibatches ``update_epochs``, ``num_minibatches``
 value clipping (optional)      critic kept within ε_v of V_old        ``value_clip_eps``
@@ -71,7 +71,8 @@ class PPOConfig(TrainerConfig, metaclass=_PPOAliasMeta):
 
     Optimisation:
         learning_rate: α of Adam; 1e-4-3e-3.
-        anneal_lr: decay α linearly over the run (the schedule is in the module docstring).
+        anneal_lr: decay α linearly over the K updates: α_k = α (1 − (k−1)/K) at update k = 1 … K
+            (α_1 = α, α_K = α/K); off: α_k = α. :meth:`learning_rate_at` computes it.
         update_epochs: K_e, passes over each rollout; 1-10.
         num_minibatches: M, minibatches per epoch (size N·T/M); 1-64.
         max_grad_norm: clip the global gradient norm to this value; 0.5-1.0, ``None`` = no clipping.
@@ -124,7 +125,7 @@ class PPOConfig(TrainerConfig, metaclass=_PPOAliasMeta):
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in ("num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches"):
-            check_int(name, getattr(self, name), 1)
+            check_int(name, getattr(self, name), 1, " (a positive count)")
         check_int("total_timesteps", self.total_timesteps, self.batch_size,
                   " (one batch of num_envs*num_steps; raise it or lower num_envs/num_steps)")
         if self.batch_size % self.num_minibatches:
@@ -132,8 +133,8 @@ class PPOConfig(TrainerConfig, metaclass=_PPOAliasMeta):
                              f"{self.batch_size}, got {self.num_minibatches}")
         _real("gamma", self.gamma, 0.0, 1.0)
         _real("gae_lambda", self.gae_lambda, 0.0, 1.0)
-        _real("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True, high_open=True)
-        _real("clip_eps", self.clip_eps, 0.0, _INF, low_open=True, high_open=True)
+        _real("learning_rate", self.learning_rate, 0, 1, low_open=True, high_open=True)
+        _real("clip_eps", self.clip_eps, 0, _INF, low_open=True, high_open=True)
         _real("vf_coef", self.vf_coef, 0.0, _INF, high_open=True)
         _real("ent_coef", self.ent_coef, 0.0, _INF, high_open=True)
         _real("adam_eps", self.adam_eps, 0.0, _INF, low_open=True, high_open=True)
@@ -172,5 +173,5 @@ class PPOConfig(TrainerConfig, metaclass=_PPOAliasMeta):
         return self.total_timesteps // self.batch_size
 
     def learning_rate_at(self, k: int) -> float:
-        """α_k, the step size of update ``k`` (1-based) of K: α (1 − (k−1)/K) if ``anneal_lr``, else α."""
+        """α_k, the step size of update ``k`` (1-based), by the schedule documented at ``anneal_lr``."""
         return self.learning_rate * (1.0 - (k - 1) / self.num_updates) if self.anneal_lr else self.learning_rate
