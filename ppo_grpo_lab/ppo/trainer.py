@@ -20,14 +20,12 @@ against V^targ; ``stats/epochs``; ``charts/learning_rate``, ``charts/SPS`` (envi
 second, wall-clock, so not reproducible). One record per finished episode:
 ``charts/episode_return``, ``charts/episode_length``.
 
-Several processes (data parallelism, :mod:`ppo_grpo_lab.distributed`): under ``torchrun
---nproc_per_node R`` (or with ``torch.distributed`` initialised) each rank runs ``num_envs / R`` of
-the envs, seeded as the single-process run seeds them, keeps its share of each (shared) minibatch,
-weights its loss by that share and the ranks sum their gradients: R processes compute the update of
-one process with all envs (up to float32 summation order; tested on CPU with gloo, R = 2). This holds
-for envs made from an env id (Gymnasium seeds sub-env i with seed + i); a torch-native vector env
-draws all its envs from one generator, so its multi-process runs are valid but not the same run.
-The code path is the same for one process: the collectives then do nothing.
+Several processes (:mod:`ppo_grpo_lab.distributed`, launched with ``torchrun --nproc_per_node R``):
+each rank runs ``num_envs / R`` of the envs, seeded as one process seeds them, keeps its share of each
+(shared) minibatch, weights its loss by that share, and the ranks sum their gradients: R processes
+compute the update of one process (up to float32 rounding; tested on CPU with gloo, R = 2) for envs
+made from an id (a torch-native env draws all its envs from one generator: valid runs, not the same
+run). The code path is the same for one process, where the collectives do nothing.
 
 Checkpoint format (:meth:`PPOTrainer.save`, kind ``"ppo"`` of :mod:`ppo_grpo_lab.checkpoint`; plain
 data only, so it loads with ``torch.load(path, weights_only=True)``)::
@@ -167,6 +165,7 @@ class PPOTrainer:
         return s if epoch is None else f"{s}, epoch {epoch}, minibatch {mb}"
 
     def _update(self) -> None:
+        """One update: rollout, GAE, then epochs of minibatch steps (the loop of the module docstring)."""
         cfg = self.config
         k, t0, step0 = self.update + 1, time.perf_counter(), self.global_step
         lr = cfg.learning_rate_at(k)
