@@ -282,3 +282,26 @@ def test_target_kl_stops_epochs_early_and_value_clipping_runs():
     assert history.series("stats/value_clip_frac")[1].max() > 0  # a tiny ε_v clips some samples
     full = PPOTrainer("CartPole-v1", PPOConfig(**{**SMALL, "update_epochs": 4})).train(num_updates=1)
     assert full.last("stats/epochs") == 4
+
+
+def test_non_finite_loss_inputs_are_caught_by_type_and_other_errors_pass_through():
+    trainer = PPOTrainer("CartPole-v1", PPOConfig(**SMALL))
+    evaluate = trainer.agent.evaluate
+
+    def nan_log_probs(obs, actions):
+        log_probs, values, out = evaluate(obs, actions)
+        return log_probs * float("nan"), values, out
+
+    trainer.agent.evaluate = nan_log_probs  # the rollout is finite; the loss's inputs are not
+    with pytest.raises(FloatingPointError, match=r"update 1/4 .*epoch 1, minibatch 1: log_probs: expected finite"):
+        trainer.train(num_updates=1)
+
+    def wrong_shape(obs, actions):
+        log_probs, values, out = evaluate(obs, actions)
+        return log_probs[:-1], values, out
+
+    trainer = PPOTrainer("CartPole-v1", PPOConfig(**SMALL))
+    trainer.agent.evaluate = wrong_shape  # a ValueError that is not about finiteness is not rewrapped
+    with pytest.raises(ValueError, match="shape") as info:
+        trainer.train(num_updates=1)
+    assert not isinstance(info.value, FloatingPointError)
