@@ -176,7 +176,7 @@ class PPOTrainer:
         self.global_step += cfg.batch_size
         self._check_rollout(ro, k)
         advantages, targets, _ = compute_advantages(self.agent, ro, cfg.gamma, cfg.gae_lambda)  # [T, N] each
-        batch = {"obs": ro.obs.flatten(0, 1), "actions": ro.actions.flatten(0, 1),  # [B, ...], B = T·N
+        batch = {"obs": ro.obs.flatten(0, 1), "actions": ro.actions.flatten(0, 1),  # [B, ...], B = T · local envs
                  "log_probs": ro.log_probs.flatten(), "values": ro.values.flatten(),
                  "advantages": advantages.flatten(), "targets": targets.flatten()}
         sums: dict[str, Tensor] = {}
