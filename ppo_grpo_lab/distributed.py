@@ -15,7 +15,11 @@ Launch the same script R times with ``torchrun --nproc_per_node R script.py`` (o
   clipping and the Adam step then see identical gradients on every rank;
 - advantage normalisation, the logged metrics and the explained variance use global statistics.
 
-This module holds the small collective helpers; with one process they do nothing.
+This module holds the small collective helpers: all-reduce of gradients and statistics
+(:func:`all_reduce_grads`, :func:`all_reduce_sum`), index sharding (:func:`shard_indices`) and
+global statistics (:func:`global_normalize`, :func:`global_explained_variance`). A trainer calls them
+the same way for any number of processes: with one process the collectives do nothing and the
+sharding keeps every index, so there is one code path.
 """
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-__all__ = ["setup", "world", "all_reduce_sum", "all_reduce_grads", "all_gather_cat", "global_normalize", "global_explained_variance"]
+__all__ = ["setup", "world", "broadcast_module", "all_reduce_sum", "all_reduce_grads", "all_gather_cat",
+           "shard_indices", "global_normalize", "global_explained_variance"]
 
 
 def world() -> tuple[int, int]:
@@ -46,6 +51,13 @@ def setup(device: torch.device) -> tuple[int, int, torch.device]:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count())))
         torch.cuda.set_device(device)
     return rank, size, device
+
+
+def broadcast_module(module: torch.nn.Module) -> None:
+    """Copy rank 0's parameters to every rank (a no-op with one process)."""
+    if world()[1] > 1:
+        for p in module.parameters():
+            dist.broadcast(p.data, src=0)
 
 
 def all_reduce_sum(x: Tensor) -> Tensor:
@@ -84,16 +96,66 @@ def all_gather_cat(x: Tensor, dim: int) -> Tensor:
     return torch.cat(parts, dim=dim)
 
 
+def shard_indices(idx: Tensor, total: int, offset: int, local: int) -> tuple[Tensor, int]:
+    """This rank's part of a minibatch drawn over the whole batch, as indices into its own batch.
+
+    The global batch is ``[T, total]`` flattened time-major (index ``t·total + n``); this rank holds
+    envs ``offset … offset+local−1``, its batch ``[T, local]`` (index ``t·local + j``).
+
+    Args:
+        idx: (Tensor, [M]) global indices of one minibatch.
+        total: N, envs over all ranks.
+        offset, local: this rank's first env and number of envs.
+
+    Returns:
+        ``(local_idx, n_real)``: the ``n_real`` local indices of this rank's samples; when it holds
+        none, ``local_idx`` is one placeholder index (``[0]``) whose loss the caller weights by 0.
+        With one process (``local == total``) ``idx`` itself, ``len(idx)``.
+    """
+    if local == total:
+        return idx, len(idx)
+    t, n = idx // total, idx % total - offset
+    mine = (n >= 0) & (n < local)
+    out = t[mine] * local + n[mine]
+    if len(out) == 0:
+        return torch.zeros(1, dtype=torch.long, device=idx.device), 0
+    return out, len(out)
+
+
+def _pooled_mean_std(stats: Tensor) -> tuple[float, Tensor, Tensor]:
+    """Fold per-rank ``(n_r, mean_r, std_r)`` rows [R, 3] into the pooled ``(n, mean, unbiased std)``
+    (Chan et al.'s parallel variance; rows with ``n_r = 0`` are skipped, ``std_r`` is ignored where
+    ``n_r = 1``). The first row is the start, so with one process the result is that process's own
+    ``x.mean()``, ``x.std()``, untouched; every rank folds the same rows in the same order."""
+    parts = [(n_r, row) for n_r, row in zip(stats[:, 0].tolist(), stats) if n_r > 0]  # ranks with samples
+    (n, (_, mean, std)), rest = parts[0], parts[1:]
+    for n_b, (_, mean_b, std_b) in rest:
+        total, delta = n + n_b, mean_b - mean
+        m2 = std.square() * (n - 1) + std_b.square() * (n_b - 1) + delta.square() * (n * n_b / total)
+        n, mean, std = total, mean + delta * (n_b / total), (m2 / (total - 1)).sqrt()
+    return n, mean, std
+
+
 def global_normalize(adv: Tensor, n_real: int, eps: float = 1e-8) -> Tensor:
-    """``(Â − mean) / (std + eps)`` with mean and (unbiased) std over the real samples of all ranks;
-    the first ``n_real`` entries of ``adv`` are real (the rest are a zero-weight placeholder)."""
+    """``(Â − mean) / (std + eps)`` with the mean and the unbiased std (Bessel, ``n − 1``) over the real
+    samples of all ranks: the one whitening convention of the package, for any number of processes
+    (with one process exactly ``(Â − Â.mean()) / (Â.std() + eps)``).
+
+    Args:
+        adv: (Tensor, [M]) this rank's advantages; the first ``n_real`` are real, the rest a
+            zero-weight placeholder.
+        n_real: number of real samples on this rank.
+
+    With fewer than 2 samples in all, the advantages are only centred.
+    """
     x = adv[:n_real]
-    s = all_reduce_sum(torch.stack([x.sum(), torch.tensor(float(n_real), device=adv.device, dtype=adv.dtype)]))
-    n, mean = s[1], s[0] / s[1]
-    ss = all_reduce_sum((x - mean).square().sum().reshape(1))[0]
-    if float(n) < 2:
+    zero = adv.new_zeros(())
+    local = torch.stack([adv.new_tensor(float(n_real)), x.mean() if n_real else zero,
+                         x.std() if n_real >= 2 else zero])  # (n_r, mean_r, std_r)
+    n, mean, std = _pooled_mean_std(all_gather_cat(local.unsqueeze(0), 0))
+    if n < 2:
         return adv - mean
-    return (adv - mean) / ((ss / (n - 1)).sqrt() + eps)
+    return (adv - mean) / (std + eps)
 
 
 def global_explained_variance(predictions: Tensor, targets: Tensor) -> Tensor:

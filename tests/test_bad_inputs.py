@@ -198,9 +198,9 @@ CASES: list = [  # (case id, argument the message must name, call), or a pytest.
     *[(f"PPOConfig/{field}={value!r}", field, (lambda field=field, value=value:
         sub("ppo_grpo_lab.ppo", "PPOConfig")(**{field: value}))) for field, value in [
         ("gamma", 1.5), ("gamma", -0.1), ("gae_lambda", 2.0), ("learning_rate", 0.0), ("learning_rate", 5.0),
-        ("clip_eps", 0.0), ("clip_eps", 1.0), ("num_envs", 0), ("num_envs", 2.5), ("num_steps", -1),
+        ("clip_eps", 0.0), ("clip_eps", -1.0), ("num_envs", 0), ("num_envs", 2.5), ("num_steps", -1),
         ("update_epochs", 0), ("num_minibatches", 3), ("total_timesteps", 10), ("vf_coef", -1.0),
-        ("ent_coef", inf), ("vf_clip", 0.0), ("adam_eps", 0.0), ("max_grad_norm", 0.0), ("target_kl", -0.01),
+        ("ent_coef", inf), ("value_clip_eps", 0.0), ("adam_eps", 0.0), ("max_grad_norm", 0.0), ("target_kl", -0.01),
         ("hidden_sizes", ()), ("hidden_sizes", (64, 0)), ("activation", "gelu"), ("seed", -1),
         ("norm_adv", "yes"), ("anneal_lr", 1),
     ]],

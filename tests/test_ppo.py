@@ -24,13 +24,50 @@ def _records_without_sps(history):
 # ------------------------------------------------------------------ config
 @pytest.mark.parametrize("field, value", [
     ("num_envs", 0), ("num_steps", -1), ("gamma", 1.5), ("gae_lambda", -0.1), ("learning_rate", 0.0),
-    ("clip_eps", 1.0), ("ent_coef", -0.01), ("vf_coef", float("inf")), ("max_grad_norm", 0.0),
+    ("clip_eps", 0.0), ("clip_eps", -0.5), ("ent_coef", -0.01), ("vf_coef", float("inf")), ("max_grad_norm", 0.0),
     ("target_kl", -1.0), ("hidden_sizes", ()), ("activation", "gelu"), ("num_minibatches", 3),
-    ("total_timesteps", 10), ("anneal_lr", 1), ("vf_clip", 0.0), ("seed", -3),
+    ("total_timesteps", 10), ("anneal_lr", 1), ("value_clip_eps", 0.0), ("seed", -3), ("gamma", "0.9"),
 ])
 def test_config_rejects_bad_values_naming_the_field(field, value):
     with pytest.raises(ValueError, match=f"^{field}: expected"):
         PPOConfig(**{field: value})
+
+
+def test_config_accepts_clip_eps_of_one_or_more():
+    # ε ≥ 1: the ratio's lower bound 1 − ε ≤ 0 never binds (ratios are positive), only 1 + ε does
+    assert PPOConfig(clip_eps=1.0).clip_eps == 1.0 and PPOConfig(clip_eps=3.0).clip_eps == 3.0
+
+
+def test_config_deprecated_value_clip_names_map_to_value_clip_eps():
+    with pytest.warns(FutureWarning, match="value_clip_eps=10.0"):
+        assert PPOConfig(clip_vloss=True, vf_clip=10.0).value_clip_eps == 10.0
+    with pytest.warns(FutureWarning):
+        assert PPOConfig(clip_vloss=True).value_clip_eps == 0.2  # the old vf_clip default
+    with pytest.warns(FutureWarning):
+        assert PPOConfig(clip_vloss=False, vf_clip=5.0).value_clip_eps is None
+    with pytest.warns(FutureWarning):
+        assert PPOConfig.from_dict({"clip_vloss": True, "vf_clip": 3.0, "num_envs": 4}).value_clip_eps == 3.0
+    cfg = PPOConfig(value_clip_eps=0.5)
+    with pytest.warns(FutureWarning):
+        assert (cfg.clip_vloss, cfg.vf_clip) == (True, 0.5)
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="^value_clip_eps: expected"):
+        PPOConfig(clip_vloss=True, vf_clip=0.0)
+    assert PPOConfig().value_clip_eps is None
+
+
+def test_config_is_a_trainer_config_and_round_trips_through_a_dict():
+    from ppo_grpo_lab.config import TrainerConfig
+    cfg = PPOConfig(num_envs=4, hidden_sizes=(32, 16), value_clip_eps=0.3)
+    assert isinstance(cfg, TrainerConfig) and cfg.seed == 1
+    assert PPOConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(TypeError):
+        PPOConfig(8)  # keyword-only
+
+
+def test_learning_rate_schedule_is_linear_from_alpha_to_alpha_over_K():
+    cfg = PPOConfig(num_envs=4, num_steps=32, total_timesteps=4 * 32 * 4, learning_rate=1e-3)
+    assert [cfg.learning_rate_at(k) for k in (1, 2, 4)] == pytest.approx([1e-3, 0.75e-3, 0.25e-3])
+    assert PPOConfig(anneal_lr=False, learning_rate=1e-3).learning_rate_at(7) == 1e-3
 
 
 def test_config_derived_sizes():
@@ -239,9 +276,32 @@ def test_train_ppo_one_call_api_returns_a_history():
 
 
 def test_target_kl_stops_epochs_early_and_value_clipping_runs():
-    cfg = PPOConfig(**{**SMALL, "update_epochs": 4, "target_kl": 1e-9, "clip_vloss": True, "vf_clip": 0.01})
+    cfg = PPOConfig(**{**SMALL, "update_epochs": 4, "target_kl": 1e-9, "value_clip_eps": 0.01})
     history = PPOTrainer("CartPole-v1", cfg).train(num_updates=2)
     assert history.series("stats/epochs")[1].tolist() == [1.0, 1.0]  # KL > 1e-9 after the first epoch
     assert history.series("stats/value_clip_frac")[1].max() > 0  # a tiny ε_v clips some samples
     full = PPOTrainer("CartPole-v1", PPOConfig(**{**SMALL, "update_epochs": 4})).train(num_updates=1)
     assert full.last("stats/epochs") == 4
+
+
+def test_non_finite_loss_inputs_are_caught_by_type_and_other_errors_pass_through():
+    trainer = PPOTrainer("CartPole-v1", PPOConfig(**SMALL))
+    evaluate = trainer.agent.evaluate
+
+    def nan_log_probs(obs, actions):
+        log_probs, values, out = evaluate(obs, actions)
+        return log_probs * float("nan"), values, out
+
+    trainer.agent.evaluate = nan_log_probs  # the rollout is finite; the loss's inputs are not
+    with pytest.raises(FloatingPointError, match=r"update 1/4 .*epoch 1, minibatch 1: log_probs: expected finite"):
+        trainer.train(num_updates=1)
+
+    def wrong_shape(obs, actions):
+        log_probs, values, out = evaluate(obs, actions)
+        return log_probs[:-1], values, out
+
+    trainer = PPOTrainer("CartPole-v1", PPOConfig(**SMALL))
+    trainer.agent.evaluate = wrong_shape  # a ValueError that is not about finiteness is not rewrapped
+    with pytest.raises(ValueError, match="shape") as info:
+        trainer.train(num_updates=1)
+    assert not isinstance(info.value, FloatingPointError)

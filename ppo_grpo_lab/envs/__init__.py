@@ -15,7 +15,8 @@ for _id, _entry in _ENVS.items():
     if _id not in registry:
         register(id=_id, entry_point=_entry)
 
+from .torch_vector import TorchVectorEnv  # noqa: E402
 from .torch_cartpole import TorchCartPoleVectorEnv  # noqa: E402
 from .torch_weekly_exams import TorchWeeklyExamsVectorEnv  # noqa: E402
 
-__all__ = ["TorchCartPoleVectorEnv", "TorchWeeklyExamsVectorEnv"]
+__all__ = ["TorchVectorEnv", "TorchCartPoleVectorEnv", "TorchWeeklyExamsVectorEnv"]

@@ -24,21 +24,20 @@ observation is already the first observation of its next episode, and
 Gymnasium, ``info["final_obs"]`` is a full ``[N, 4]`` tensor: rows of envs that did not
 end hold their ordinary next observation, so ``info["final_obs"]`` is always
 ``s_{t+1}`` and can be fed to the value network without any masking;
-``info["_final_obs"]`` (bool ``[N]``) says which rows are episode ends.
+``info["_final_obs"]`` (bool ``[N]``) says which rows are episode ends. Seeding, reset, the
+time limit, autoreset and ``state_dict`` come from
+:class:`~ppo_grpo_lab.envs.torch_vector.TorchVectorEnv`; this module holds the physics.
 """
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import torch
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
-from ..device import resolve_device
+from .torch_vector import TorchVectorEnv
 
 __all__ = ["TorchCartPoleVectorEnv"]
 
@@ -56,7 +55,7 @@ X_THRESHOLD = 2.4
 RESET_BOUND = 0.05  # initial state ~ U(-0.05, 0.05)^4
 
 
-class TorchCartPoleVectorEnv(VectorEnv):
+class TorchCartPoleVectorEnv(TorchVectorEnv):
     """``num_envs`` CartPole-v1 copies stepped together on ``device``.
 
     Args:
@@ -86,74 +85,29 @@ class TorchCartPoleVectorEnv(VectorEnv):
         [1.0, 1.0, 1.0, 1.0]
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
-
     def __init__(self, num_envs: int, device: str | torch.device = "auto", max_episode_steps: int = 500,
                  seed: int | None = None, dtype: torch.dtype = torch.float64):
-        if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
-            raise ValueError(f"num_envs: expected a positive int, got {num_envs!r}")
-        if not isinstance(max_episode_steps, int) or max_episode_steps < 1:
-            raise ValueError(f"max_episode_steps: expected a positive int (CartPole-v1 uses 500), "
-                             f"got {max_episode_steps!r}")
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
-        self.num_envs = num_envs
-        self.device = resolve_device(device)
-        self.max_episode_steps = max_episode_steps
         self.dtype = dtype
         high = np.array([X_THRESHOLD * 2, np.inf, THETA_THRESHOLD * 2, np.inf], dtype=np.float32)
-        self.single_observation_space = spaces.Box(-high, high, dtype=np.float32)
-        self.single_action_space = spaces.Discrete(2)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.action_space = batch_space(self.single_action_space, num_envs)
-        self.generator = torch.Generator(device=self.device)
-        self._seed(seed)
+        super().__init__(num_envs, spaces.Box(-high, high, dtype=np.float32), spaces.Discrete(2), device,
+                         max_episode_steps, seed)
         self.state = torch.zeros(num_envs, 4, dtype=dtype, device=self.device)  # [N, 4]
-        self.elapsed = torch.zeros(num_envs, dtype=torch.long, device=self.device)  # [N]
         self._reward = torch.ones(num_envs, dtype=torch.float32, device=self.device)  # [N]
         self._limits = torch.tensor([X_THRESHOLD, THETA_THRESHOLD], dtype=dtype, device=self.device)
-        self._needs_reset = True
-
-    def _seed(self, seed: int | None) -> None:
-        if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
-        elif not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed: expected a non-negative int or None, got {seed!r}")
-        self.generator.manual_seed(int(seed))
 
     def _initial_states(self) -> Tensor:
         """Fresh initial states ``U(-0.05, 0.05)^4``, [N, 4]."""
         u = torch.empty(self.num_envs, 4, device=self.device, dtype=self.dtype)
         return u.uniform_(-RESET_BOUND, RESET_BOUND, generator=self.generator)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Tensor, dict]:
-        """Reset every env; ``seed`` reseeds the generator. Returns ``(obs [N, 4], {})``."""
-        if seed is not None:
-            self._seed(seed)
-        if options:
-            raise ValueError(f"options: TorchCartPoleVectorEnv accepts no options, got {options!r}")
-        self.state = self._initial_states()
-        self.elapsed.zero_()
-        self._needs_reset = False
-        return self.state.to(torch.float32), {}
+    def _observe(self, state: Tensor) -> Tensor:
+        return state.to(torch.float32)
 
-    def _as_actions(self, actions) -> Tensor:
-        a = actions if isinstance(actions, Tensor) else torch.as_tensor(np.asarray(actions))
-        if a.shape != (self.num_envs,):
-            raise ValueError(f"actions: expected shape ({self.num_envs},) of 0/1, got {tuple(a.shape)}")
-        if torch.is_floating_point(a) or a.is_complex():
-            raise ValueError(f"actions: expected an integer or bool tensor of 0/1, got dtype {a.dtype}")
-        return a.to(self.device, non_blocking=True)
-
-    def step(self, actions) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
-        """Advance every env by one step (see the class docstring for the returns).
-
-        Actions are not range-checked (that would need a device-to-host copy); any
-        nonzero action pushes right, like ``force = ±F``.
-        """
-        if self._needs_reset:
-            raise RuntimeError("step() called before reset(); call env.reset(seed=...) first")
-        a = self._as_actions(actions)
+    def _transition(self, a: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
+        """The physics of one step (actions are not range-checked, which would need a device-to-host
+        copy; any nonzero action pushes right, like ``force = ±F``)."""
         x_dot, theta, theta_dot = self.state[:, 1], self.state[:, 2], self.state[:, 3]  # each [N]
         force = a.to(self.dtype).mul_(2 * FORCE_MAG).sub_(FORCE_MAG)  # ±F
         cos, sin = torch.cos(theta), torch.sin(theta)
@@ -169,18 +123,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
         # Explicit Euler: (x, ẋ, θ, θ̇) += τ (ẋ, ẍ, θ̇, θ̈), positions move with the old velocities.
         deriv = torch.stack((x_dot, x_acc, theta_dot, theta_acc), dim=1)  # [N, 4]
         new = self.state + TAU * deriv  # [N, 4]
-        self.elapsed += 1
         terminated = (new[:, 0::2].abs() > self._limits).any(1)  # |x| > 2.4 or |θ| > 12°, [N]
-        truncated = self.elapsed >= self.max_episode_steps  # [N]
-        done = terminated | truncated
-        final_obs = new.to(torch.float32)
-        # Same-step autoreset without branching on the host: fresh states are drawn for
-        # every env and kept only where the episode ended.
-        self.state = torch.where(done.unsqueeze(1), self._initial_states(), new)
-        self.elapsed.masked_fill_(done, 0)
-        obs = self.state.to(torch.float32)
-        info = {"final_obs": final_obs, "_final_obs": done}
-        return obs, self._reward.clone(), terminated, truncated, info
+        return new, self._reward.clone(), terminated, new.to(torch.float32), {}
 
     def __repr__(self) -> str:
         return (f"TorchCartPoleVectorEnv(num_envs={self.num_envs}, device={str(self.device)!r}, "

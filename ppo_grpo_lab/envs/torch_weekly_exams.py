@@ -19,20 +19,17 @@ Gymnasium env reports); those outcomes come from the env's own rule table
 (:func:`ppo_grpo_lab.envs.weekly_exams.outcomes`) and lead to ``K·F`` extra "graduated"
 states that are never acted in.
 
-Same vector API and SAME_STEP autoreset as :class:`ppo_grpo_lab.envs.torch_cartpole.TorchCartPoleVectorEnv`.
+Seeding, reset, the time limit, SAME_STEP autoreset and ``state_dict`` come from
+:class:`~ppo_grpo_lab.envs.torch_vector.TorchVectorEnv`, as for :class:`ppo_grpo_lab.envs.torch_cartpole.TorchCartPoleVectorEnv`.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 from torch import Tensor
 
-from ..device import resolve_device
-from .weekly_exams import ACTIONS, FATIGUE_LEVELS, SKILL_LEVELS, WeeklyExams, outcomes
+from .torch_vector import TorchVectorEnv
+from .weekly_exams import FATIGUE_LEVELS, SKILL_LEVELS, WeeklyExams, outcomes
 
 __all__ = ["TorchWeeklyExamsVectorEnv"]
 
@@ -70,7 +67,7 @@ def _compact_tables(env: WeeklyExams) -> tuple[Tensor, Tensor, Tensor]:
     return nxt, cdf, obs
 
 
-class TorchWeeklyExamsVectorEnv(VectorEnv):
+class TorchWeeklyExamsVectorEnv(TorchVectorEnv):
     """``num_envs`` WeeklyExams semesters stepped together on ``device``.
 
     Args:
@@ -92,66 +89,34 @@ class TorchWeeklyExamsVectorEnv(VectorEnv):
     ``info["final_state"]`` ([N] long: tabular next state, −1 after termination).
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
-
     def __init__(self, num_envs: int, n_weeks: int = 8, reward_noise: float = 0.1,
                  device: str | torch.device = "auto", max_episode_steps: int | None = None,
                  seed: int | None = None):
-        if not isinstance(num_envs, int) or isinstance(num_envs, bool) or num_envs < 1:
-            raise ValueError(f"num_envs: expected a positive int, got {num_envs!r}")
-        if max_episode_steps is not None and (not isinstance(max_episode_steps, int) or max_episode_steps < 1):
-            raise ValueError(f"max_episode_steps: expected a positive int or None, got {max_episode_steps!r}")
         self.gym_env = WeeklyExams(n_weeks=n_weeks, reward_noise=reward_noise)  # validates both
+        super().__init__(num_envs, self.gym_env.observation_space, self.gym_env.action_space, device,
+                         max_episode_steps, seed)
         self.model = self.gym_env.tabular_model()
-        self.num_envs, self.max_episode_steps = num_envs, max_episode_steps
-        self.device = resolve_device(device)
         nxt, cdf, obs = _compact_tables(self.gym_env)
         mdp = self.model.mdp
         self.n_states = mdp.n_states
         self._nxt, self._cdf, self._obs = nxt.to(self.device), cdf.to(self.device), obs.to(self.device)
         self._R, self._std = mdp.R.to(self.device), mdp.reward_std.to(self.device)  # [S, A]
         self._mu0 = mdp.mu0.to(self.device)
-        self.single_observation_space = self.gym_env.observation_space
-        self.single_action_space = self.gym_env.action_space
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.action_space = batch_space(self.single_action_space, num_envs)
-        self.generator = torch.Generator(device=self.device)
-        if seed is None:
-            seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint64)[0] >> 1)
-        self._seed(seed)
         self.state = torch.zeros(num_envs, dtype=torch.long, device=self.device)  # s, [N]
-        self.elapsed = torch.zeros(num_envs, dtype=torch.long, device=self.device)  # [N]
-        self._needs_reset = True
-
-    def _seed(self, seed) -> None:
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed: expected a non-negative int or None, got {seed!r}")
-        self.generator.manual_seed(int(seed))
 
     def _initial_states(self) -> Tensor:
         """s_0 ~ mu0 for every env, [N] long."""
         return torch.multinomial(self._mu0, self.num_envs, replacement=True, generator=self.generator)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Tensor, dict]:
-        """Start a new semester everywhere. Returns ``(obs [N, 10], {"state": [N]})``."""
-        if seed is not None:
-            self._seed(seed)
-        if options:
-            raise ValueError(f"options: TorchWeeklyExamsVectorEnv accepts no options, got {options!r}")
-        self.state = self._initial_states()
-        self.elapsed.zero_()
-        self._needs_reset = False
-        return self._obs[self.state], {"state": self.state.clone()}
+    def _observe(self, state: Tensor) -> Tensor:
+        return self._obs[state]
 
-    def step(self, actions) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
-        """One week for every student (returns: see the class docstring)."""
-        if self._needs_reset:
-            raise RuntimeError("step() called before reset(); call env.reset(seed=...) first")
-        a = actions if isinstance(actions, Tensor) else torch.as_tensor(np.asarray(actions))
-        if a.shape != (self.num_envs,) or torch.is_floating_point(a):
-            raise ValueError(f"actions: expected an integer tensor of shape ({self.num_envs},) with values in "
-                             f"[0, {len(ACTIONS) - 1}], got shape {tuple(a.shape)} dtype {a.dtype}")
-        a = a.to(self.device, torch.long, non_blocking=True)
+    def _reset_info(self) -> dict[str, Tensor]:
+        return {"state": self.state.clone()}
+
+    def _transition(self, a: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
+        """One week for every student: r ~ N(R[s,a], σ²), s' by inverse CDF (see the module docstring)."""
+        a = a.long()
         s = self.state
         g = self.generator
         eps = torch.randn(self.num_envs, dtype=torch.float64, device=self.device, generator=g)
@@ -160,19 +125,14 @@ class TorchWeeklyExamsVectorEnv(VectorEnv):
         j = (self._cdf[s, a] <= u).sum(-1, keepdim=True)  # inverse-CDF pick, [N, 1]
         s_next = self._nxt[s, a].gather(1, j).squeeze(1)  # [N], index into states + graduated
         terminated = s_next >= self.n_states
-        self.elapsed += 1
-        if self.max_episode_steps is None:
-            truncated = torch.zeros_like(terminated)
-        else:
-            truncated = self.elapsed >= self.max_episode_steps
-        done = terminated | truncated
-        final_obs = self._obs[s_next]
         final_state = torch.where(terminated, -1, s_next)
-        self.state = torch.where(done, self._initial_states(), s_next)
-        self.elapsed.masked_fill_(done, 0)
-        info = {"final_obs": final_obs, "_final_obs": done, "state": self.state.clone(),
-                "final_state": final_state}
-        return self._obs[self.state], reward, terminated, truncated, info
+        return s_next, reward, terminated, self._obs[s_next], {"final_state": final_state}
+
+    def step(self, actions) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
+        """One week for every student (returns: see the class docstring)."""
+        out = super().step(actions)
+        out[4]["state"] = self.state.clone()
+        return out
 
     def __repr__(self) -> str:
         return (f"TorchWeeklyExamsVectorEnv(num_envs={self.num_envs}, n_weeks={self.gym_env.n_weeks}, "

@@ -8,66 +8,98 @@ detail                         what it does                           field
 orthogonal initialisation      hidden layers gain √2, policy head     (always on, see agent.py)
                                0.01, value head 1
 advantage normalisation        Â ← (Â − mean) / (std + 1e-8) per      ``norm_adv``
-                               minibatch
-learning-rate annealing        α_k = α (1 − k / K) linearly to 0      ``anneal_lr``
+                               minibatch (unbiased std)
+learning-rate annealing        α decays linearly over the updates     ``anneal_lr``
+                               (schedule: see ``anneal_lr``)
 global gradient clipping       ‖g‖ ≤ max_grad_norm                    ``max_grad_norm``
-minibatches and epochs         K epochs over M shuffled minibatches   ``update_epochs``, ``num_minibatches``
-value clipping (optional)      critic kept within ε_v of V_old        ``clip_vloss``, ``vf_clip``
+minibatches and epochs         K_e epochs over M shuffled minibatches ``update_epochs``, ``num_minibatches``
+value clipping (optional)      critic kept within ε_v of V_old        ``value_clip_eps``
 early stop on KL (optional)    stop the epochs when KL > target       ``target_kl``
 =============================  =====================================  ==========================
+
+The names follow the package's one vocabulary (:mod:`ppo_grpo_lab.config`). Deprecated:
+``clip_vloss`` + ``vf_clip`` (one switch and one range) became ``value_clip_eps`` (``None`` = off):
+``clip_vloss=True, vf_clip=x`` means ``value_clip_eps=x``, ``clip_vloss=False`` means ``None``.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .._checks import check_bool, check_choice, check_int, check_range
+from ..config import TrainerConfig
 
 __all__ = ["PPOConfig"]
 
-
-def _need(cond: bool, msg: str) -> None:
-    if not cond:
-        raise ValueError(msg)
+_INF = float("inf")
+_OLD_VF_CLIP = 0.2  # the default of the deprecated ``vf_clip``
 
 
-def _is_int(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
+def _real(name: str, value, low: float, high: float, **open_ends: bool) -> None:
+    """A number (not a bool) in the range, by :func:`~ppo_grpo_lab._checks.check_range`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name}: expected a number, got {value!r}")
+    check_range(name, value, low, high, **open_ends)
 
 
-@dataclass
-class PPOConfig:
+class _PPOAliasMeta(type(TrainerConfig)):
+    """Maps the deprecated pair ``clip_vloss`` + ``vf_clip`` to ``value_clip_eps`` (FutureWarning)."""
+
+    def __call__(cls, *args, **kwargs):
+        if "clip_vloss" in kwargs or "vf_clip" in kwargs:
+            on, eps = kwargs.pop("clip_vloss", False), kwargs.pop("vf_clip", _OLD_VF_CLIP)
+            check_bool("clip_vloss", on)
+            new = eps if on else None
+            warnings.warn(f"{cls.__name__}: 'clip_vloss' and 'vf_clip' are deprecated, use "
+                          f"value_clip_eps={new!r} (None = no value clipping)", FutureWarning, stacklevel=2)
+            kwargs["value_clip_eps"] = new  # the old names win, as for every alias (see TrainerConfig)
+        return super().__call__(*args, **kwargs)
+
+
+@dataclass(kw_only=True)
+class PPOConfig(TrainerConfig, metaclass=_PPOAliasMeta):
     """Hyperparameters of :class:`ppo_grpo_lab.ppo.PPOTrainer` (defaults solve CartPole-v1).
 
     Rollout:
         num_envs: N, parallel environments; 4-64 on a CPU, thousands with a GPU env.
         num_steps: T, steps per environment per rollout; 64-2048. One update uses a batch of N·T.
-        total_timesteps: environment steps for the whole run (summed over envs); 1e5-1e7.
+        total_timesteps: the run's budget in environment steps (summed over envs); 1e5-1e7.
+            ``num_updates`` = K = total_timesteps // (N·T) is derived from it.
         gamma: γ, discount; 0.95-0.999.
         gae_lambda: λ of GAE; 0.9-0.99 (0 = one-step TD, 1 = Monte Carlo).
 
     Optimisation:
         learning_rate: α of Adam; 1e-4-3e-3.
-        anneal_lr: decay α linearly to 0 over the run (α_k = α (1 − (k−1)/K) at update k of K).
+        anneal_lr: decay α linearly over the K updates: α_k = α (1 − (k−1)/K) at update k = 1 … K
+            (α_1 = α, α_K = α/K); off: α_k = α. :meth:`learning_rate_at` computes it.
         update_epochs: K_e, passes over each rollout; 1-10.
         num_minibatches: M, minibatches per epoch (size N·T/M); 1-64.
         max_grad_norm: clip the global gradient norm to this value; 0.5-1.0, ``None`` = no clipping.
         adam_eps: ε of Adam's denominator; 1e-8-1e-5.
 
     Loss ``−L^CLIP + c1·L^VF − c2·H``:
-        clip_eps: ε of the clipped surrogate; 0.1-0.3.
-        norm_adv: normalise advantages per minibatch to mean 0, std 1.
-        vf_coef: c1, weight of the value loss; 0.25-1.
+        clip_eps: ε of the clipped surrogate; 0.1-0.3. Values ≥ 1 are accepted: the lower bound
+            1 − ε of the ratio then never binds, only the upper one does.
+        norm_adv: normalise advantages per minibatch to mean 0, (unbiased) std 1.
+        vf_coef: c1, weight of the value loss; 0.25-1. Our ``L^VF`` is the mean squared error
+            ``mean((V − V^targ)²)`` **without** a factor ½; CleanRL's ``v_loss`` has one
+            (``0.5 · mean(...)``), so at the same ``vf_coef`` our critic's gradient weighs twice as
+            much: ``vf_coef = c`` here matches CleanRL's ``vf_coef = 2c``.
         ent_coef: c2, weight of the entropy bonus; 0-0.05.
-        clip_vloss: clip the critic's change around the rollout-time values (PPO2 style).
-        vf_clip: ε_v, the value clip range used when ``clip_vloss``; ~0.2 for returns of order 1,
-        larger (e.g. 10) for returns in the hundreds.
-        target_kl: stop an update's epochs early when the approximate KL exceeds it; 0.01-0.05, ``None`` = never.
+        value_clip_eps: ε_v, keep the critic within ε_v of the rollout-time values (PPO2 style), or
+            ``None`` (default) for no value clipping; ~0.2 for returns of order 1, larger (e.g. 10) for
+            returns in the hundreds.
+        target_kl: stop an update's epochs early when the approximate KL exceeds it; 0.01-0.05,
+            ``None`` = never.
 
     Model and run:
         hidden_sizes: widths of the actor's and the critic's hidden layers (separate MLPs); e.g. (64, 64).
         activation: ``"tanh"`` (the classic PPO choice) or ``"relu"``.
-        seed: seeds torch, the trainer's generator and the environments; same seed → same run on CPU.
-        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda[:k]"``.
-        progress: show a tqdm progress bar.
+        seed, device, progress: as in :class:`~ppo_grpo_lab.config.TrainerConfig` (seed default 1).
     """
+
+    ALIASES: ClassVar[dict[str, str]] = {"lr": "learning_rate", "lam": "gae_lambda", "epochs": "update_epochs"}
 
     num_envs: int = 8
     num_steps: int = 128
@@ -84,53 +116,46 @@ class PPOConfig:
     norm_adv: bool = True
     vf_coef: float = 0.5
     ent_coef: float = 0.01
-    clip_vloss: bool = False
-    vf_clip: float = 0.2
+    value_clip_eps: float | None = None
     target_kl: float | None = None
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     seed: int = 1
-    device: str = "auto"
-    progress: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for name in ("num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches"):
-            v = getattr(self, name)
-            _need(_is_int(v) and v >= 1, f"{name}: expected a positive int, got {v!r}")
-        _need(self.total_timesteps >= self.batch_size,
-              f"total_timesteps: expected at least one batch, num_envs*num_steps = {self.batch_size}, "
-              f"got {self.total_timesteps}; raise total_timesteps or lower num_envs/num_steps")
-        _need(self.batch_size % self.num_minibatches == 0,
-              f"num_minibatches: expected a divisor of the batch size num_envs*num_steps = {self.batch_size}, "
-              f"got {self.num_minibatches}")
-        for name, lo, hi in (("gamma", 0.0, 1.0), ("gae_lambda", 0.0, 1.0)):
-            v = getattr(self, name)
-            _need(isinstance(v, (int, float)) and lo <= v <= hi,
-                  f"{name}: expected a value in [{lo}, {hi}] (typical 0.9-0.999), got {v!r}")
-        _need(isinstance(self.learning_rate, (int, float)) and 0.0 < self.learning_rate < 1.0,
-              f"learning_rate: expected a value in (0, 1) (typical 1e-4 to 3e-3), got {self.learning_rate!r}")
-        _need(isinstance(self.clip_eps, (int, float)) and 0.0 < self.clip_eps < 1.0,
-              f"clip_eps: expected a value in (0, 1) (typical 0.1-0.3), got {self.clip_eps!r}")
-        for name in ("vf_coef", "ent_coef"):
-            v = getattr(self, name)
-            _need(isinstance(v, (int, float)) and 0.0 <= v < float("inf"),
-                  f"{name}: expected a finite value >= 0 (typical {'0.25-1' if name == 'vf_coef' else '0-0.05'}), got {v!r}")
-        _need(isinstance(self.vf_clip, (int, float)) and self.vf_clip > 0,
-              f"vf_clip: expected a value > 0 (typical 0.2, or ~10 for large returns), got {self.vf_clip!r}")
-        _need(isinstance(self.adam_eps, (int, float)) and self.adam_eps > 0,
-              f"adam_eps: expected a value > 0 (typical 1e-8 to 1e-5), got {self.adam_eps!r}")
-        _need(self.max_grad_norm is None or (isinstance(self.max_grad_norm, (int, float)) and self.max_grad_norm > 0),
-              f"max_grad_norm: expected a value > 0 (typical 0.5) or None for no clipping, got {self.max_grad_norm!r}")
-        _need(self.target_kl is None or (isinstance(self.target_kl, (int, float)) and self.target_kl > 0),
-              f"target_kl: expected a value > 0 (typical 0.01-0.05) or None, got {self.target_kl!r}")
+            check_int(name, getattr(self, name), 1, " (a positive count)")
+        check_int("total_timesteps", self.total_timesteps, self.batch_size,
+                  " (one batch of num_envs*num_steps; raise it or lower num_envs/num_steps)")
+        if self.batch_size % self.num_minibatches:
+            raise ValueError(f"num_minibatches: expected a divisor of the batch size num_envs*num_steps = "
+                             f"{self.batch_size}, got {self.num_minibatches}")
+        _real("gamma", self.gamma, 0.0, 1.0)
+        _real("gae_lambda", self.gae_lambda, 0.0, 1.0)
+        _real("learning_rate", self.learning_rate, 0, 1, low_open=True, high_open=True)
+        _real("clip_eps", self.clip_eps, 0, _INF, low_open=True, high_open=True)
+        _real("vf_coef", self.vf_coef, 0.0, _INF, high_open=True)
+        _real("ent_coef", self.ent_coef, 0.0, _INF, high_open=True)
+        _real("adam_eps", self.adam_eps, 0.0, _INF, low_open=True, high_open=True)
+        for name in ("value_clip_eps", "max_grad_norm", "target_kl"):  # None = off
+            if getattr(self, name) is not None:
+                _real(name, getattr(self, name), 0.0, _INF, low_open=True)
         hs = tuple(self.hidden_sizes) if isinstance(self.hidden_sizes, (list, tuple)) else None
-        _need(hs is not None and len(hs) >= 1 and all(_is_int(h) and h >= 1 for h in hs),
-              f"hidden_sizes: expected a non-empty tuple of positive ints such as (64, 64), got {self.hidden_sizes!r}")
+        if not hs or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hs):
+            raise ValueError(f"hidden_sizes: expected a non-empty tuple of positive ints such as (64, 64), "
+                             f"got {self.hidden_sizes!r}")
         self.hidden_sizes = hs
-        _need(self.activation in ("tanh", "relu"), f"activation: expected 'tanh' or 'relu', got {self.activation!r}")
-        _need(_is_int(self.seed) and self.seed >= 0, f"seed: expected a non-negative int, got {self.seed!r}")
-        for name in ("anneal_lr", "norm_adv", "clip_vloss", "progress"):
-            _need(isinstance(getattr(self, name), bool), f"{name}: expected True or False, got {getattr(self, name)!r}")
+        check_choice("activation", self.activation, ("tanh", "relu"))
+        for name in ("anneal_lr", "norm_adv"):
+            check_bool(name, getattr(self, name))
+
+    def __getattr__(self, name: str) -> Any:  # deprecated reads: cfg.clip_vloss, cfg.vf_clip
+        if name in ("clip_vloss", "vf_clip"):
+            warnings.warn(f"PPOConfig: '{name}' is deprecated, use 'value_clip_eps'", FutureWarning, stacklevel=2)
+            on = self.value_clip_eps is not None
+            return on if name == "clip_vloss" else (self.value_clip_eps if on else _OLD_VF_CLIP)
+        return super().__getattr__(name)
 
     @property
     def batch_size(self) -> int:
@@ -147,6 +172,6 @@ class PPOConfig:
         """K = total_timesteps // (N·T) updates in the run."""
         return self.total_timesteps // self.batch_size
 
-    def to_dict(self) -> dict:
-        """Plain dict (for checkpoints and logs)."""
-        return asdict(self)
+    def learning_rate_at(self, k: int) -> float:
+        """α_k, the step size of update ``k`` (1-based), by the schedule documented at ``anneal_lr``."""
+        return self.learning_rate * (1.0 - (k - 1) / self.num_updates) if self.anneal_lr else self.learning_rate

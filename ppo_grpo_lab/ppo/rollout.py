@@ -86,7 +86,7 @@ class VecEnvAdapter:
 
 @dataclass
 class Rollout:
-    """One rollout, time-major. ``B = T·N`` after :meth:`flat`.
+    """One rollout, time-major ``[T, N]`` (the trainer flattens it to ``B = T·N`` samples).
 
     Attributes:
         obs: (Tensor, [T, N, obs_dim]) s_t.
@@ -175,13 +175,22 @@ def compute_advantages(agent: ActorCritic, rollout: Rollout, gamma: float, lam: 
     """GAE on a rollout, bootstrapping truncated steps with ``V(final obs)``.
 
     ``next_values[t] = V(next_obs[t])`` in one batched critic pass over all T·N true next states;
-    :func:`ppo_grpo_lab.gae` zeroes it where ``terminated`` and keeps it where ``truncated``.
+    GAE zeroes it where ``terminated`` and keeps it where ``truncated``. The inputs (shapes,
+    finiteness, γ, λ) are checked once, by :func:`ppo_grpo_lab.gae`.
+
+    Args:
+        agent: the actor-critic (its critic gives V(s_{t+1})).
+        rollout: a :class:`Rollout` of T steps of N envs.
+        gamma: γ in [0, 1].
+        lam: λ in [0, 1].
 
     Returns:
         ``(advantages, value_targets, next_values)``, each (Tensor, [T, N]).
     """
     T, N = rollout.rewards.shape
     next_values = agent.value(rollout.next_obs.reshape(T * N, -1)).reshape(T, N)  # V(s_{t+1}), [T, N]
+    # TODO(lead): switch to gae._gae (the unchecked kernel, helper "core") after a
+    # check_advantage_inputs(...) + check_range("lam", ...) here; the public gae checks its inputs itself.
     advantages, targets = gae(rollout.rewards, rollout.values, next_values, rollout.terminated,
                               rollout.truncated, gamma, lam)
     return advantages, targets, next_values

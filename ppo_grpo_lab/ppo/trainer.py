@@ -3,12 +3,11 @@
 The trainer only orchestrates; the math lives in :func:`ppo_grpo_lab.gae`,
 :func:`ppo_grpo_lab.ppo.loss.ppo_loss` and the core losses. One update ``k`` of ``K``::
 
-    α_k = α (1 − (k−1)/K)                           if anneal_lr
+    α_k = config.learning_rate_at(k)                (linear annealing if anneal_lr)
     rollout  = T steps of N envs with π_θold          (collect_rollout)
-    V(s_{t+1}) for every step, the final obs at episode ends
-    Â, V^targ = gae(r, V(s), V(s'), terminated, truncated, γ, λ)
+    Â, V^targ = gae(r, V(s), V(s'), terminated, truncated, γ, λ)   (V(s') of the true next state)
     for epoch in 1..update_epochs:                  shuffled, M minibatches of N·T/M
-        Â_mb ← (Â_mb − mean) / std                    if norm_adv
+        Â_mb ← (Â_mb − mean) / (std + 1e-8)           if norm_adv (unbiased std)
         L = −L^CLIP + c1 L^VF − c2 H                  (ppo_loss)
         g ← clip(∇L, max_grad_norm); Adam step
         stop early if approx KL > target_kl
@@ -17,37 +16,52 @@ Metrics (one record per update, ``step`` = environment steps so far): ``loss/pol
 ``loss/value``, ``loss/entropy``, ``loss/total``, ``stats/entropy``, ``stats/approx_kl``,
 ``stats/clip_frac``, ``stats/value_clip_frac``, ``stats/grad_norm`` (before clipping), all
 averaged over the update's minibatches; ``stats/explained_variance`` of the rollout values
-against V^targ; ``charts/learning_rate``, ``charts/SPS`` (environment steps per second,
-wall-clock, so not reproducible). One record per finished episode: ``charts/episode_return``,
-``charts/episode_length``.
+against V^targ; ``stats/epochs``; ``charts/learning_rate``, ``charts/SPS`` (environment steps per
+second, wall-clock, so not reproducible). One record per finished episode:
+``charts/episode_return``, ``charts/episode_length``.
 
-Several processes (data parallelism, see :mod:`ppo_grpo_lab.distributed`): launched with
-``torchrun --nproc_per_node R script.py`` (or with ``torch.distributed`` already initialised), each of
-the R ranks runs ``num_envs / R`` of the envs, seeded as the single-process run seeds them, keeps its
-envs' samples of each (shared) minibatch and weights its loss by its share of it; the ranks sum their
-gradients, so R processes compute the same update as one process with all ``num_envs`` envs (up to
-float32 summation order; tested on CPU with gloo and R = 2; NCCL on GPUs untested). This holds for
-envs made from an env id (Gymnasium seeds sub-env i with seed + i); a torch-native vector env draws
-all its envs from one generator, so its multi-process runs are valid but not the same run. Metrics and
-episodes are global and identical on every rank; only rank 0 shows the progress bar and writes
-checkpoints. A checkpoint of a multi-process run keeps the model, optimiser, RNG and History but not
-the envs' state: resuming restarts the episodes from the seeded reset.
+Several processes (:mod:`ppo_grpo_lab.distributed`, launched with ``torchrun --nproc_per_node R``):
+each rank runs ``num_envs / R`` of the envs, seeded as one process seeds them, keeps its share of each
+(shared) minibatch, weights its loss by that share, and the ranks sum their gradients: R processes
+compute the update of one process (up to float32 rounding; tested on CPU with gloo, R = 2) for envs
+made from an id (a torch-native env draws all its envs from one generator: valid runs, not the same
+run). The code path is the same for one process, where the collectives do nothing.
+
+Checkpoint format (:meth:`PPOTrainer.save`, kind ``"ppo"`` of :mod:`ppo_grpo_lab.checkpoint`; plain
+data only, so it loads with ``torch.load(path, weights_only=True)``)::
+
+    format, kind          1, "ppo"
+    config                PPOConfig.to_dict()
+    env_id                the Gymnasium id, or None when the run was given an env object
+    agent, optimizer      state_dicts of the ActorCritic and of Adam
+    rng                   checkpoint.rng_state(generator=...): torch's state and the trainer's generator
+    global_step, update   counters (environment steps, updates done)
+    obs                   [N, obs_dim] observations to continue from (None: reset on resume)
+    tracker               {"return": [N], "length": [N]} of the running episodes (or None)
+    history               History.records, a list of {"step": int, name: float}
+    env_state             envs.snapshot.vector_env_state(env) (None: not restorable, or R > 1)
+
+Observations are not normalised, so there is no normalisation state. With several processes only
+rank 0 writes and the envs' state is left out: a resumed run restarts its episodes from the reset.
 """
 from __future__ import annotations
 
-import pickle
 import time
 
 import gymnasium as gym
 import torch
-from ..progress import tqdm
+from torch import Tensor
 
-from ..device import resolve_device
-from ..history import History
-from .agent import ActorCritic
 from .. import distributed as ddp
+from .._checks import NonFiniteError
+from ..checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ..device import resolve_device
+from ..envs.snapshot import load_vector_env_state, vector_env_state
+from ..history import History
+from ..progress import tqdm
+from .agent import ActorCritic
 from .config import PPOConfig
-from .loss import explained_variance, normalize_advantages, ppo_loss
+from .loss import ppo_loss
 from .rollout import EpisodeTracker, VecEnvAdapter, collect_rollout, compute_advantages, make_vec_env
 
 __all__ = ["PPOTrainer", "train_ppo"]
@@ -66,9 +80,9 @@ class PPOTrainer:
         config: a :class:`PPOConfig` (defaults if None).
         env_id: alternative keyword for a Gymnasium env id.
 
-    Under ``torchrun`` (or with ``torch.distributed`` initialised) ``rank``, ``world_size`` and
-    ``local_envs`` (= num_envs / world_size, the envs this process runs) describe this process; a
-    vector env given as ``env`` must then hold ``local_envs`` envs. Single process: 0, 1, num_envs.
+    ``rank``, ``world_size`` and ``local_envs`` (= num_envs / world_size, the envs this process runs)
+    describe this process (0, 1, num_envs without ``torchrun``); a vector env given as ``env`` must
+    hold ``local_envs`` envs.
 
     Example:
         >>> trainer = PPOTrainer(env_id="CartPole-v1", config=PPOConfig(total_timesteps=2048, progress=False))
@@ -93,8 +107,7 @@ class PPOTrainer:
                              f"num_envs/{R} envs), got {config.num_envs}; set num_envs to a multiple of {R}")
         self.local_envs = k = config.num_envs // R  # envs of this rank: offset … offset+k−1
         self.env_offset = self.rank * k
-        if env is None:
-            env = make_vec_env(env_id, k)
+        env = make_vec_env(env_id, k) if env is None else env
         if getattr(env, "num_envs", None) != k:
             share = "" if R == 1 else f" / {R} processes"
             raise ValueError(f"env: expected a vector env with config.num_envs{share} = {k} envs, "
@@ -104,16 +117,14 @@ class PPOTrainer:
             torch.manual_seed(config.seed)
             self.agent = ActorCritic(env.single_observation_space, env.single_action_space,
                                      config.hidden_sizes, config.activation).to(self.device)
-        if R > 1:  # same seed gives the same weights; broadcasting makes sure of it
-            for p in self.agent.parameters():
-                torch.distributed.broadcast(p.data, src=0)
+        ddp.broadcast_module(self.agent)  # same seed, same weights; the broadcast makes sure of it
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config.learning_rate, eps=config.adam_eps)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(config.seed)
         self.history = History()
         self.global_step = 0  # environment steps so far (summed over envs)
         self.update = 0  # updates done
-        self.obs = None  # [N, obs_dim] observations to continue from
+        self.obs: Tensor | None = None  # [N, obs_dim] observations to continue from
         self.tracker = EpisodeTracker(k, self.device)
 
     # ----------------------------------------------------------------- training
@@ -122,17 +133,16 @@ class PPOTrainer:
 
         Calling ``train`` again continues where it stopped (same schedule, same RNG streams).
         """
-        cfg = self.config
-        K = cfg.num_updates
+        K = self.config.num_updates
         last = K if num_updates is None else min(K, self.update + num_updates)
         if self.obs is None:
             self.obs = self.env.reset(seed=self._env_seed())
-        bar = tqdm(total=K, initial=self.update, disable=not cfg.progress or self.rank != 0, desc="PPO",
+        bar = tqdm(total=K, initial=self.update, disable=not self.config.progress or self.rank != 0, desc="PPO",
                    unit="update")
         try:
             while self.update < last:
                 self._update()
-                if len(self.history) and "charts/episode_return" in self.history.keys():
+                if "charts/episode_return" in self.history.keys():
                     bar.set_postfix(ret20=f"{self.mean_return(20):.1f}", step=self.global_step)
                 bar.update(1)
         finally:
@@ -143,10 +153,6 @@ class PPOTrainer:
         """Seed of this rank's first env: a Gymnasium vector env seeds its env i with seed + i, so rank r
         (envs r·k …) starts at ``seed + r·k`` and its envs are those of the single-process run."""
         return self.config.seed + self.env_offset
-
-    @property
-    def _shard(self) -> tuple[int, int] | None:
-        return None if self.world_size == 1 else (self.env_offset, self.config.num_envs)
 
     def mean_return(self, last: int = 20) -> float:
         """Mean of the last ``last`` finished episodes' returns (NaN before the first one)."""
@@ -159,43 +165,30 @@ class PPOTrainer:
         return s if epoch is None else f"{s}, epoch {epoch}, minibatch {mb}"
 
     def _update(self) -> None:
-        cfg, agent = self.config, self.agent
-        k, K = self.update + 1, cfg.num_updates
-        t0 = time.perf_counter()
-        lr = cfg.learning_rate * (1.0 - (k - 1) / K) if cfg.anneal_lr else cfg.learning_rate
+        """One update: rollout, GAE, then epochs of minibatch steps (the loop of the module docstring)."""
+        cfg = self.config
+        k, t0, step0 = self.update + 1, time.perf_counter(), self.global_step
+        lr = cfg.learning_rate_at(k)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        step0 = self.global_step
-        ro, self.obs, episodes = collect_rollout(self.env, agent, self.obs, cfg.num_steps, self.tracker, self.generator,
-                                                   self._shard)
+        ro, self.obs, episodes = collect_rollout(self.env, self.agent, self.obs, cfg.num_steps, self.tracker,
+                                                 self.generator, (self.env_offset, cfg.num_envs))
         self.global_step += cfg.batch_size
-        for name, x in (("observations", ro.obs), ("rewards", ro.rewards), ("values V(s)", ro.values),
-                        ("log-probabilities", ro.log_probs), ("next observations", ro.next_obs)):
-            if not bool(torch.isfinite(x).all()):
-                raise FloatingPointError(f"{self._where(k)}: rollout {name} contain NaN/inf; {_FIX_HINT}")
-        advantages, targets, _ = compute_advantages(agent, ro, cfg.gamma, cfg.gae_lambda)  # [T, N] each
-        B = cfg.num_steps * self.local_envs  # this rank's samples (= batch_size with one process)
-        b_obs = ro.obs.reshape(B, -1)  # [B, obs_dim]
-        b_act = ro.actions.reshape(B, *ro.actions.shape[2:])  # [B] or [B, D]
-        b_logp, b_val = ro.log_probs.reshape(B), ro.values.reshape(B)  # [B]
-        b_adv, b_targ = advantages.reshape(B), targets.reshape(B)  # [B]
-        sums: dict[str, torch.Tensor] = {}
+        self._check_rollout(ro, k)
+        advantages, targets, _ = compute_advantages(self.agent, ro, cfg.gamma, cfg.gae_lambda)  # [T, N] each
+        batch = {"obs": ro.obs.flatten(0, 1), "actions": ro.actions.flatten(0, 1),  # [B, ...], B = T · local envs
+                 "log_probs": ro.log_probs.flatten(), "values": ro.values.flatten(),
+                 "advantages": advantages.flatten(), "targets": targets.flatten()}
+        sums: dict[str, Tensor] = {}
         n_mb = 0
         for epoch in range(1, cfg.update_epochs + 1):
-            perm = torch.randperm(cfg.batch_size, generator=self.generator, device=self.device)
+            perm = torch.randperm(cfg.batch_size, generator=self.generator, device=self.device)  # all N·T
             epoch_kl = []
             for m in range(cfg.num_minibatches):
-                idx = perm[m * cfg.minibatch_size:(m + 1) * cfg.minibatch_size]  # [B/M] global t·N + n
-                n_real = len(idx)
-                if self.world_size > 1:  # keep this rank's samples of the global minibatch, as local t·k + j
-                    t, n = idx // cfg.num_envs, idx % cfg.num_envs - self.env_offset
-                    mine = (n >= 0) & (n < self.local_envs)
-                    idx = t[mine] * self.local_envs + n[mine]
-                    n_real = len(idx)
-                    if n_real == 0:  # nothing here this time: one placeholder sample with weight 0
-                        idx = torch.zeros(1, dtype=torch.long, device=self.device)
-                stats = self._minibatch_step(b_obs[idx], b_act[idx], b_logp[idx], b_val[idx], b_adv[idx],
-                                             b_targ[idx], self._where(k, epoch, m + 1), n_real)
+                mb = perm[m * cfg.minibatch_size:(m + 1) * cfg.minibatch_size]  # [N·T/M], index t·N + n
+                idx, n_real = ddp.shard_indices(mb, cfg.num_envs, self.env_offset, self.local_envs)  # this rank's
+                stats = self._minibatch_step({key: x[idx] for key, x in batch.items()}, n_real,
+                                             self._where(k, epoch, m + 1))
                 for key, v in stats.items():
                     sums[key] = sums.get(key, 0.0) + v
                 epoch_kl.append(stats["stats/approx_kl"])
@@ -203,8 +196,7 @@ class PPOTrainer:
             if cfg.target_kl is not None and float(torch.stack(epoch_kl).mean()) > cfg.target_kl:
                 break
         metrics = {key: v / n_mb for key, v in sums.items()}
-        metrics["stats/explained_variance"] = (explained_variance(b_val, b_targ) if self.world_size == 1
-                                               else ddp.global_explained_variance(b_val, b_targ))
+        metrics["stats/explained_variance"] = ddp.global_explained_variance(batch["values"], batch["targets"])
         metrics["stats/epochs"] = epoch
         metrics["charts/learning_rate"] = lr
         metrics["charts/SPS"] = cfg.batch_size / max(time.perf_counter() - t0, 1e-9)
@@ -212,45 +204,37 @@ class PPOTrainer:
         self.history.log(self.global_step, metrics)
         self.update = k
 
-    def _minibatch_step(self, obs, actions, old_logp, old_values, adv, targets, where: str,
-                        n_real: int | None = None) -> dict:
-        """One gradient step. With several processes the first ``n_real`` samples are this rank's share
-        of the global minibatch (possibly none: then one placeholder sample with weight 0)."""
+    def _check_rollout(self, ro, k: int) -> None:
+        for name, x in (("observations", ro.obs), ("rewards", ro.rewards), ("values V(s)", ro.values),
+                        ("log-probabilities", ro.log_probs), ("next observations", ro.next_obs)):
+            if not bool(torch.isfinite(x).all()):
+                raise FloatingPointError(f"{self._where(k)}: rollout {name} contain NaN/inf; {_FIX_HINT}")
+
+    def _minibatch_step(self, mb: dict[str, Tensor], n_real: int, where: str) -> dict[str, Tensor]:
+        """One gradient step on this process's ``n_real`` samples of a minibatch (all of it with one
+        process; none: one placeholder sample). The loss is weighted by w = n_real / minibatch_size and
+        the gradients and statistics summed over processes, Σ_r w_r · mean_r = the minibatch mean."""
         cfg, agent = self.config, self.agent
-        R = self.world_size
         try:
-            log_probs, values, out = agent.evaluate(obs, actions)
-            if cfg.norm_adv:
-                adv = normalize_advantages(adv) if R == 1 else ddp.global_normalize(adv, n_real)
+            log_probs, values, out = agent.evaluate(mb["obs"], mb["actions"])
+            adv = ddp.global_normalize(mb["advantages"], n_real) if cfg.norm_adv else mb["advantages"]
             loss, stats = ppo_loss(
-                log_probs, old_logp, adv, values, targets,
+                log_probs, mb["log_probs"], adv, values, mb["targets"],
                 logits=out if agent.discrete else None, entropies=None if agent.discrete else agent.entropy(out),
-                old_values=old_values if cfg.clip_vloss else None, clip_eps=cfg.clip_eps,
-                vf_coef=cfg.vf_coef, ent_coef=cfg.ent_coef, vf_clip=cfg.vf_clip if cfg.clip_vloss else None)
-        except ValueError as exc:
-            if "finite" not in str(exc):
-                raise
+                old_values=None if cfg.value_clip_eps is None else mb["values"], clip_eps=cfg.clip_eps,
+                vf_coef=cfg.vf_coef, ent_coef=cfg.ent_coef, vf_clip=cfg.value_clip_eps)
+        except NonFiniteError as exc:
             raise FloatingPointError(f"{where}: {exc}; {_FIX_HINT}") from exc
         checked = ("loss/total", "loss/policy", "loss/value", "stats/entropy")
         if not bool(torch.isfinite(torch.stack([stats[c] for c in checked])).all()):
             bad = next(c for c in checked if not bool(torch.isfinite(stats[c])))
             raise FloatingPointError(f"{where}: {bad} is {stats[bad].item()}; {_FIX_HINT}")
+        w = n_real / cfg.minibatch_size
         self.optimizer.zero_grad(set_to_none=True)
-        if R == 1:
-            loss.backward()
-        else:  # Σ_r (n_r / |mb|) · mean_r = the global minibatch mean, for the loss and every statistic
-            w = n_real / cfg.minibatch_size
-            (loss * w).backward()
-            params = list(agent.parameters())
-            keys = sorted(stats)
-            flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params]
-                             + [torch.stack([stats[key] for key in keys]).to(loss.dtype) * w])
-            ddp.all_reduce_sum(flat)
-            i = 0
-            for p in params:
-                p.grad = flat[i:i + p.numel()].view_as(p).clone()
-                i += p.numel()
-            stats = dict(zip(keys, flat[i:].clone()))
+        (loss * w).backward()
+        keys = sorted(stats)
+        summed = ddp.all_reduce_grads(agent.parameters(), torch.stack([stats[key] for key in keys]).to(loss.dtype) * w)
+        stats = dict(zip(keys, summed))
         max_norm = cfg.max_grad_norm if cfg.max_grad_norm is not None else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(agent.parameters(), max_norm)
         if not bool(torch.isfinite(grad_norm)):
@@ -260,84 +244,53 @@ class PPOTrainer:
         stats["stats/grad_norm"] = grad_norm.detach()
         return stats
 
-    def _log_episodes(self, step0: int, episodes: dict) -> None:
-        if self.world_size > 1:  # every rank logs every env's episodes, [T, N] in env order
-            episodes = {"done": ddp.all_gather_cat(episodes["done"].to(torch.uint8), 1).bool(),
-                        "return": ddp.all_gather_cat(episodes["return"], 1),
-                        "length": ddp.all_gather_cat(episodes["length"], 1)}
-        done = episodes["done"].cpu()
+    def _log_episodes(self, step0: int, episodes: dict[str, Tensor]) -> None:
+        """Log every env's finished episodes (gathered from all ranks, [T, N] in env order)."""
+        done = ddp.all_gather_cat(episodes["done"].to(torch.uint8), 1).bool().cpu()
         if not bool(done.any()):
             return
-        rets, lens = episodes["return"].cpu(), episodes["length"].cpu()
+        rets, lens = (ddp.all_gather_cat(episodes[key], 1).cpu() for key in ("return", "length"))
         N = self.config.num_envs
         for t, n in done.nonzero().tolist():  # time-major order
             self.history.log(step0 + (t + 1) * N, {"charts/episode_return": rets[t, n],
                                                    "charts/episode_length": lens[t, n]})
 
     # -------------------------------------------------------------- checkpoints
-    def _env_state(self):
-        env = self.env.env
-        if hasattr(env, "envs"):  # Gymnasium SyncVectorEnv: pickle the sub-envs (state + RNG)
-            return {"kind": "sync", "envs": pickle.dumps(env.envs)}
-        if all(hasattr(env, a) for a in ("state", "elapsed", "generator")):  # torch-native env
-            return {"kind": "torch", "state": env.state, "elapsed": env.elapsed,
-                    "generator": env.generator.get_state(), "needs_reset": getattr(env, "_needs_reset", False)}
-        return None
-
-    def _set_env_state(self, s) -> None:
-        env = self.env.env
-        if s is None:
-            return
-        if s["kind"] == "sync":
-            env.envs = pickle.loads(s["envs"])
-        else:
-            env.state, env.elapsed = s["state"].to(env.device), s["elapsed"].to(env.device)
-            env.generator.set_state(s["generator"])
-            env._needs_reset = s["needs_reset"]
-
     def save(self, path: str) -> None:
-        """Checkpoint everything needed to resume exactly: model, optimiser, RNG streams, environment
-        state (Gymnasium sync envs and torch-native envs), counters, running episodes and the History.
-
-        With several processes only rank 0 writes, and the envs' state is left out (each rank holds
-        only its share): a resumed run restarts its episodes from the seeded reset."""
-        if self.world_size > 1:
-            if self.rank == 0:
-                torch.save({"config": self.config.to_dict(), "env_id": self.env_id,
-                            "agent": self.agent.state_dict(), "optimizer": self.optimizer.state_dict(),
-                            "generator": self.generator.get_state(), "global_step": self.global_step,
-                            "update": self.update, "obs": None, "tracker": None,
-                            "history": self.history.records, "env_state": None}, path)
+        """Checkpoint everything needed to resume exactly (the format is in the module docstring).
+        With several processes only rank 0 writes, without the envs' state."""
+        if self.rank != 0:
             return
-        torch.save({
+        one = self.world_size == 1
+        save_checkpoint(path, "ppo", {
             "config": self.config.to_dict(), "env_id": self.env_id,
             "agent": self.agent.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(), "global_step": self.global_step, "update": self.update,
-            "obs": self.obs, "tracker": (self.tracker.ret, self.tracker.length),
-            "history": self.history.records, "env_state": self._env_state(),
-        }, path)
+            "rng": rng_state(generator=self.generator), "global_step": self.global_step, "update": self.update,
+            "obs": self.obs if one else None,
+            "tracker": {"return": self.tracker.ret, "length": self.tracker.length} if one else None,
+            "history": self.history.records, "env_state": vector_env_state(self.env.env) if one else None})
 
     @classmethod
-    def load(cls, path: str, env: gym.vector.VectorEnv | None = None, **overrides) -> "PPOTrainer":
-        """Rebuild a trainer from :meth:`save`. Pass ``env`` when the run used an env object rather
-        than an env id; ``overrides`` replace config fields (e.g. ``progress=False``). The file is
-        unpickled: load only checkpoints you trust."""
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    def load(cls, path: str, env: gym.vector.VectorEnv | None = None, **overrides) -> PPOTrainer:
+        """Rebuild a trainer from :meth:`save`. Pass ``env`` when the run used an env object rather than an
+        env id; ``overrides`` replace config fields (e.g. ``progress=False``). The file is read with
+        ``weights_only=True``; one that is not a plain-data PPO checkpoint raises
+        :class:`~ppo_grpo_lab.checkpoint.CheckpointError`."""
+        ckpt = load_checkpoint(path, kind="ppo")
         if "num_envs" in overrides and overrides["num_envs"] != ckpt["config"]["num_envs"]:
             raise ValueError(f"num_envs: the checkpoint ran {ckpt['config']['num_envs']} envs and can only resume "
                              f"with that many, got {overrides['num_envs']}")
-        config = PPOConfig(**{**ckpt["config"], **overrides})
-        trainer = cls(env if env is not None else ckpt["env_id"], config)
+        trainer = cls(env if env is not None else ckpt["env_id"], PPOConfig.from_dict({**ckpt["config"], **overrides}))
         dev = trainer.device
         trainer.agent.load_state_dict(ckpt["agent"])
         trainer.optimizer.load_state_dict(ckpt["optimizer"])
-        trainer.generator.set_state(ckpt["generator"])
+        set_rng_state(ckpt["rng"], generator=trainer.generator)
         trainer.global_step, trainer.update = ckpt["global_step"], ckpt["update"]
         trainer.obs = None if ckpt["obs"] is None else ckpt["obs"].to(dev)
         if ckpt["tracker"] is not None:
-            trainer.tracker.ret, trainer.tracker.length = (x.to(dev) for x in ckpt["tracker"])
+            trainer.tracker.ret, trainer.tracker.length = (ckpt["tracker"][key].to(dev) for key in ("return", "length"))
         trainer.history = History(records=[dict(r) for r in ckpt["history"]])
-        trainer._set_env_state(ckpt["env_state"])
+        load_vector_env_state(trainer.env.env, ckpt["env_state"])
         return trainer
 
 
