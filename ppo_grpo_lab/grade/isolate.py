@@ -1,29 +1,39 @@
-"""Grade one exercise in a child process with a time limit, so ``while True`` cannot hang the grader.
+"""Grade one exercise in a separate process with a time limit, so ``while True`` cannot hang the grader.
 
-The child loads the submission fresh, grades it and sends back :meth:`Result.to_dict`; the
-parent waits at most ``timeout`` seconds, then kills it and records ``"timeout"``. A child
-that dies without answering (``sys.exit``, a crash) is recorded as ``"error"``. The
-submission's prints go to /dev/null, so ``--json`` output stays clean.
+The command line starts one worker process (``python -m ppo_grpo_lab.grade.isolate``), which
+imports torch and the grader once and then serves jobs, one JSON line each way. For each
+job the worker forks a fresh child that loads the submission, grades it and writes back
+:meth:`Result.to_dict`; after ``timeout`` seconds the worker kills the child and reports
+``"timeout"``. A child that dies without answering (``sys.exit``, a crash) gives ``"error"``.
+The submission's prints go to /dev/null, so ``--json`` output stays clean, and no child
+shares state with the next one. The worker itself never runs torch code, so forking it is safe.
 
-POSIX systems use a fork server that imports torch and the grader once: after its start
-(about 2 s here) each exercise costs a fork (about 25 ms measured on 2 vCPUs) plus its
-own grading time. Elsewhere each exercise starts a fresh interpreter (spawn, about 2 s).
+Cost, measured on 2 shared vCPUs: the worker starts in about 2 s (once per run), then each
+exercise costs a fork, about 10-30 ms, on top of its own grading time. Without ``os.fork``
+(Windows) the worker grades in its own process and the parent enforces the limit by
+killing and restarting the worker (``timeout`` + 10 s).
 """
 from __future__ import annotations
 
 import io
-import multiprocessing as mp
+import json
 import os
+import queue
+import select
+import signal
+import subprocess
 import sys
-from dataclasses import dataclass, field
+import threading
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .core import ERROR, FAILED, PASSED, TIMEOUT, Result
 from .specs import EXERCISES
 
-__all__ = ["Job", "grade_in_child", "run_job"]
+__all__ = ["Job", "Worker", "grade_in_child", "run_job"]
 
-_ctx = None
+SLACK = 10.0  # seconds the parent waits beyond the limit before it kills the worker
 
 
 @dataclass
@@ -75,54 +85,138 @@ def run_job(job: Job) -> Result:
     return result
 
 
-def _child(conn, job: Job) -> None:
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    sys.stdout = sys.stderr = io.StringIO()
+def _failure(job: Job, status: str, message: str) -> Result:
+    return Result(job.name, status, 0, job.seed, f"{job.name}: {message}", 0.0, EXERCISES[job.name].points)
+
+
+def _safe_run(job: Job) -> Result:
     try:
-        result = run_job(job)
-    except BaseException as exc:  # noqa: BLE001
-        ex = EXERCISES[job.name]
-        result = Result(job.name, ERROR, 0, job.seed, f"{job.name}: the grader failed: {type(exc).__name__}: {exc}",
-                        0.0, ex.points)
-    conn.send(result.to_dict())
-    conn.close()
+        return run_job(job)
+    except SystemExit as exc:
+        return _failure(job, ERROR, f"your code called exit({exc.code!r}); a solution must return its result")
+    except BaseException as exc:  # noqa: BLE001 - a grader crash must not kill the run
+        return _failure(job, ERROR, f"grading stopped: {type(exc).__name__}: {exc}")
 
 
-def _context():
-    global _ctx
-    if _ctx is None:
-        if "forkserver" in mp.get_all_start_methods():
-            _ctx = mp.get_context("forkserver")
-            _ctx.set_forkserver_preload(["ppo_grpo_lab.grade.isolate"])
-        else:
-            _ctx = mp.get_context("spawn")
-    return _ctx
+def _read_all(fd: int, deadline: float) -> bytes | None:
+    """Bytes from ``fd`` until EOF, or None when ``deadline`` passes first."""
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _run_forked(job: Job, timeout: float) -> Result:
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: quiet, no stdin, grade, write, leave without cleanup
+        os.close(r)
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        sys.stdout = sys.stderr = io.StringIO()
+        data = json.dumps(_safe_run(job).to_dict()).encode()
+        with os.fdopen(w, "wb") as f:
+            f.write(data)
+        os._exit(0)
+    os.close(w)
+    try:
+        data = _read_all(r, time.monotonic() + timeout)
+    finally:
+        os.close(r)
+    if data is None:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return _timeout(job, timeout)
+    _, status = os.waitpid(pid, 0)
+    if not data:
+        return _failure(job, ERROR, f"the grading process ended (status {status}) without a result "
+                        f"(did your code call os._exit or crash the interpreter?)")
+    return Result.from_dict(json.loads(data))
+
+
+def _timeout(job: Job, timeout: float) -> Result:
+    return _failure(job, TIMEOUT, f"TIMEOUT: still running after {timeout:g} s (an endless loop?); the time "
+                    f"limit is per exercise, loading your code included.")
+
+
+def serve() -> None:
+    """The worker's loop: a JSON ``{"job": ..., "timeout": ...}`` per line in, a Result per line out."""
+    try:  # import once here, so each forked child starts with it loaded
+        import ppo_grpo_lab.exercises.references  # noqa: F401
+    except ImportError:  # a student edition: the instructor's references come with each job
+        pass
+    proto = os.fdopen(os.dup(1), "w")
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)  # stray prints never reach the protocol channel
+    sys.stdout = io.StringIO()
+    for line in sys.stdin:
+        msg = json.loads(line)
+        job = Job(**msg["job"])
+        result = _run_forked(job, msg["timeout"]) if hasattr(os, "fork") else _safe_run(job)
+        proto.write(json.dumps(result.to_dict()) + "\n")
+        proto.flush()
+        sys.stdout = io.StringIO()
+
+
+class Worker:
+    """The parent's handle on a worker process; restarts it when it has to be killed."""
+
+    def __init__(self):
+        self.proc = None
+        self.fresh = False
+        self.lines: queue.Queue = queue.Queue()
+
+    def _start(self) -> None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        self.proc = subprocess.Popen([sys.executable, "-m", "ppo_grpo_lab.grade.isolate"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        self.lines = queue.Queue()
+        self.fresh = True  # its first answer includes starting Python and importing torch
+        threading.Thread(target=self._pump, args=(self.proc, self.lines), daemon=True).start()
+
+    @staticmethod
+    def _pump(proc, lines) -> None:
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    def run(self, job: Job, timeout: float) -> Result:
+        """Grade ``job`` in a fresh child of the worker, at most ``timeout`` seconds."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        self.proc.stdin.write(json.dumps({"job": asdict(job), "timeout": timeout}) + "\n")
+        self.proc.stdin.flush()
+        try:
+            line = self.lines.get(timeout=timeout + SLACK + 120.0 * self.fresh)
+        except queue.Empty:
+            line = "timeout"
+        self.fresh = False
+        if line is None or line == "timeout":
+            self.close()
+            return _timeout(job, timeout) if line else _failure(job, ERROR, "the grading worker died")
+        return Result.from_dict(json.loads(line))
+
+    def close(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+_worker = Worker()
 
 
 def grade_in_child(job: Job, timeout: float) -> Result:
-    """Grade ``job`` in a child process; kill it after ``timeout`` seconds (status ``"timeout"``)."""
-    ctx = _context()
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, job), daemon=True)
-    proc.start()
-    send.close()
-    points = EXERCISES[job.name].points
-    try:
-        if recv.poll(timeout):
-            return Result.from_dict(recv.recv())
-        if proc.is_alive():
-            return Result(job.name, TIMEOUT, 0, job.seed,
-                          f"{job.name}: TIMEOUT: still running after {timeout:g} s (an endless loop?); "
-                          f"the time limit is per exercise, loading your code included.", 0.0, points)
-        return Result(job.name, ERROR, 0, job.seed, f"{job.name}: the grading process exited with code "
-                      f"{proc.exitcode} without a result (did your code call exit() or crash?)", 0.0, points)
-    except EOFError:
-        return Result(job.name, ERROR, 0, job.seed, f"{job.name}: the grading process died (exit code "
-                      f"{proc.exitcode}) without a result", 0.0, points)
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
-        recv.close()
+    """Grade ``job`` in a separate process; kill it after ``timeout`` seconds (status ``"timeout"``)."""
+    return _worker.run(job, timeout)
+
+
+if __name__ == "__main__":
+    serve()

@@ -54,7 +54,7 @@ def _pick(module: ModuleType, name: str) -> Callable | None:
     alt = getattr(module, f"my_{name}", None)
     if callable(alt) and (not callable(fn) or _is_stub(fn, name)) and not _is_stub(alt, name):
         return alt
-    return fn if callable(fn) else None
+    return fn if callable(fn) else alt if callable(alt) else None  # the stub itself grades "not implemented"
 
 
 def _strip_magics(src: str) -> str:
