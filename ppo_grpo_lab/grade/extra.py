@@ -61,7 +61,8 @@ def load_extra_cases(folder: str | Path | None, seed: int) -> dict[str, list[Cas
                 found[name] = list(found.get(name, [])) + list(items)
         for name, items in found.items():
             if name not in EXERCISES:
-                raise ValueError(f"extra cases {path.name}: unknown exercise {name!r}; expected one of {list(EXERCISES)}")
+                raise ValueError(f"extra cases {path.name}: unknown exercise {name!r}; "
+                                 f"expected one of {list(EXERCISES)}")
             bucket = out.setdefault(name, [])
             for item in items:
                 bucket.append(_case(name, item, f"private case {len(bucket)} ({path.name})"))

@@ -3,7 +3,7 @@
 The command line starts one worker process (``python -m ppo_grpo_lab.grade.isolate``), which
 imports torch and the grader once and then serves jobs, one JSON line each way. For each
 job the worker forks a fresh child that loads the submission, grades it and writes back
-:meth:`Result.to_dict`; after ``timeout`` seconds the worker kills the child and reports
+:meth:`~ppo_grpo_lab.grade.core.Result.to_dict`; after ``timeout`` seconds the worker kills the child and reports
 ``"timeout"``. A child that dies without answering (``sys.exit``, a crash) gives ``"error"``.
 The submission's prints go to /dev/null, so ``--json`` output stays clean, and no child
 shares state with the next one. The worker itself never runs torch code, so forking it is safe.
@@ -15,6 +15,7 @@ killing and restarting the worker (``timeout`` + 10 s).
 """
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import os
@@ -148,7 +149,7 @@ def _timeout(job: Job, timeout: float) -> Result:
 def serve() -> None:
     """The worker's loop: a JSON ``{"job": ..., "timeout": ...}`` per line in, a Result per line out."""
     try:  # import once here, so each forked child starts with it loaded
-        import ppo_grpo_lab.exercises.references  # noqa: F401
+        importlib.import_module("ppo_grpo_lab.exercises.references")
     except ImportError:  # a student edition: the instructor's references come with each job
         pass
     proto = os.fdopen(os.dup(1), "w")
