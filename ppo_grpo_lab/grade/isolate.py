@@ -15,6 +15,7 @@ killing and restarting the worker (``timeout`` + 10 s).
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 import io
 import json
@@ -117,6 +118,7 @@ def _run_forked(job: Job, timeout: float) -> Result:
     pid = os.fork()
     if pid == 0:  # the child: quiet, no stdin, grade, write, leave without cleanup
         os.close(r)
+        _limit_cpu(timeout)
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
@@ -141,9 +143,34 @@ def _run_forked(job: Job, timeout: float) -> Result:
     return Result.from_dict(json.loads(data))
 
 
+def _limit_cpu(timeout: float) -> None:
+    """A CPU-time ceiling: even a child orphaned by a killed worker cannot spin for ever."""
+    try:
+        import resource
+        seconds = int(timeout) + 5
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def _timeout(job: Job, timeout: float) -> Result:
     return _failure(job, TIMEOUT, f"TIMEOUT: still running after {timeout:g} s (an endless loop?); the time "
                     f"limit is per exercise, loading your code included.")
+
+
+def _warm_up() -> None:
+    """Run each reference once on its visible example, so forked children start with torch's lazy setup done.
+
+    One thread: the inputs are tiny, and no thread pool then exists to be broken by a fork.
+    """
+    import torch
+    torch.set_num_threads(1)
+    for ex in EXERCISES.values():
+        try:
+            for case in ex.visible():
+                ex.reference(*case.args)
+        except Exception:  # noqa: BLE001 - no references here (student edition): the children load them
+            return
 
 
 def serve() -> None:
@@ -152,6 +179,7 @@ def serve() -> None:
         importlib.import_module("ppo_grpo_lab.exercises.references")
     except ImportError:  # a student edition: the instructor's references come with each job
         pass
+    _warm_up()
     proto = os.fdopen(os.dup(1), "w")
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)  # stray prints never reach the protocol channel
@@ -176,7 +204,9 @@ class Worker:
     def _start(self) -> None:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         self.proc = subprocess.Popen([sys.executable, "-m", "ppo_grpo_lab.grade.isolate"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+                                     start_new_session=os.name == "posix")  # its own group: killed with its children
+        atexit.register(self.close)
         self.lines = queue.Queue()
         self.fresh = True  # its first answer includes starting Python and importing torch
         threading.Thread(target=self._pump, args=(self.proc, self.lines), daemon=True).start()
@@ -204,8 +234,14 @@ class Worker:
         return Result.from_dict(json.loads(line))
 
     def close(self) -> None:
+        """Stop the worker and any child it is running."""
         if self.proc is not None:
-            if self.proc.poll() is None:
+            if os.name == "posix":
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            elif self.proc.poll() is None:
                 self.proc.kill()
             self.proc.wait()
             self.proc = None
