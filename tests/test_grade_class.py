@@ -140,17 +140,22 @@ def test_batch_writes_one_csv_row_per_student(tmp_path, capsys):
     _file(cls / "carol", "def baseline_advantage(rewards, values):\n    return rewards - values\n",
           "baseline_advantage.py")
     (cls / "notes.txt").write_text("not a submission")
+    (cls / "dave").mkdir()  # an empty folder: nothing to grade, not the package's stubs
     out = tmp_path / "grades.csv"
     code, _ = _run(capsys, "--batch", cls, "--seed", 3, "--points", "kl_k3=4", "--out", out, "kl_k3",
                    "baseline_advantage")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert [r["student"] for r in rows] == ["alice", "bob", "carol"]
+    assert [r["student"] for r in rows] == ["alice", "bob", "carol", "dave"]
     assert list(rows[0]) == ["student", "kl_k3", "baseline_advantage", "total", "max_total", "seed"]
     got = {r["student"]: (r["kl_k3"], r["baseline_advantage"], r["total"], r["max_total"]) for r in rows}
     # bob's own baseline_advantage is right, but his file imports the references: nothing of it counts
-    assert got == {"alice": ("4", "0", "4", "5"), "bob": ("0", "0", "0", "5"), "carol": ("4", "1", "5", "5")}
+    assert got == {"alice": ("4", "0", "4", "5"), "bob": ("0", "0", "0", "5"), "carol": ("4", "1", "5", "5"),
+                   "dave": ("0", "0", "0", "5")}
     assert all(r["seed"] == "3" for r in rows)
+    code, data = _json(capsys, "--batch", cls, "--seed", 3, "kl_k3")
+    assert code == 0 and [d["submission"] for d in data] == ["alice", "bob", "carol", "dave"]
+    assert data[3]["exercises"][0]["message"] == "kl_k3: no function named kl_k3 found"
 
 
 EXTRA = '''
@@ -254,3 +259,9 @@ def test_grading_commands_in_the_docs_parse():
                 assert not unknown, f"{page.name}: {line.strip()}"
                 found += 1
     assert found >= 8, found
+    text = DOC_PAGES[1].read_text()
+    total = sum(ex.points for ex in EXERCISES.values())
+    assert f"{total:g} in all" in text  # the default points, as the page states them
+    for name, ex in EXERCISES.items():
+        assert f"`{name}`" in text.split("Change\nany of them")[0], name
+    assert parser.get_default("timeout") == 20 and "(20 by default" in text

@@ -71,7 +71,8 @@ def grade_submission(sub: Submission, names: list[str], args, points: dict[str, 
     """Grade the exercises ``names`` of one submission, each in a child process unless ``--timeout 0``."""
     results = []
     for name in names:
-        job = Job(name, [str(f) for f in sub.files], args.seed, args.extra_cases, args.references, args.self_test)
+        files = None if sub.files is None else [str(f) for f in sub.files]
+        job = Job(name, files, args.seed, args.extra_cases, args.references, args.self_test)
         result = grade_in_child(job, args.timeout) if args.timeout > 0 else run_job(job)
         if name in points:
             result.max_points = points[name]
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 subs = [submission_from(nb, Path(tmp)) for nb in args.notebook]
                 sub = Submission(subs[0].label, [f for s in subs for f in s.files])
             else:
-                sub = Submission("self-test" if args.self_test else "stubs", [])
+                sub = Submission("self-test" if args.self_test else "stubs", None)
         except ValueError as exc:
             parser.error(str(exc))
         results = grade_submission(sub, names, args, points)

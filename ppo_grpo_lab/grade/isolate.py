@@ -8,8 +8,8 @@ job the worker forks a fresh child that loads the submission, grades it and writ
 The submission's prints go to /dev/null, so ``--json`` output stays clean, and no child
 shares state with the next one. The worker itself never runs torch code, so forking it is safe.
 
-Cost, measured on 2 shared vCPUs: the worker starts in about 2 s (once per run), then each
-exercise costs a fork, about 10-30 ms, on top of its own grading time. Without ``os.fork``
+Cost, measured on 2 vCPUs shared with other jobs (load 5-7): the worker starts in 4-6 s
+(once per run), then each exercise costs 20-170 ms on top of its own grading time. Without ``os.fork``
 (Windows) the worker grades in its own process and the parent enforces the limit by
 killing and restarting the worker (``timeout`` + 10 s).
 """
@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .core import ERROR, FAILED, PASSED, TIMEOUT, Result
@@ -44,7 +44,7 @@ class Job:
 
     Attributes:
         name: the exercise.
-        files: the submission's Python files (empty: the package's stub files; see ``Submission``).
+        files: the submission's Python files (None: the package's stub files; see ``Submission``).
         seed: seed of the hidden cases.
         extra_cases: folder of private cases, or None.
         references: the instructor's references (module name or ``.py`` path), or None.
@@ -52,7 +52,7 @@ class Job:
     """
 
     name: str
-    files: list[str] = field(default_factory=list)
+    files: list[str] | None = None
     seed: int = 0
     extra_cases: str | None = None
     references: str | None = None
@@ -69,7 +69,7 @@ def run_job(job: Job) -> Result:
     ex = EXERCISES[job.name]
     use_references(job.references)
     extra = load_extra_cases(job.extra_cases, job.seed).get(job.name, [])
-    sub = Submission("", [Path(f) for f in job.files])
+    sub = Submission("", None if job.files is None else [Path(f) for f in job.files])
     try:
         fn = reference(job.name) if job.self_test else sub.function(job.name)
     except BaseException as exc:  # noqa: BLE001 - the student's code may raise anything, SystemExit included

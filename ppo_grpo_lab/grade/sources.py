@@ -147,15 +147,15 @@ def imports_references(path: Path) -> str | None:
 class Submission:
     """One student's code: ``files`` are Python files searched in order (a file ``<name>.py`` wins).
 
-    ``files=[]`` means the package's own stub files (the command-line default).
+    ``files=None`` means the package's own stub files (the command-line default); ``[]`` an empty submission.
     """
 
     label: str
-    files: list[Path]
+    files: list[Path] | None
 
     def function(self, name: str) -> Callable | None:
         """Load the function for exercise ``name`` fresh; None when no file defines it."""
-        if not self.files:
+        if self.files is None:
             return fresh_stub(name)
         own = [f for f in self.files if f.stem == name]
         found, errors = None, []
@@ -173,7 +173,7 @@ class Submission:
 
     def reference_import(self) -> str | None:
         """The reference module this submission imports, if any (a submission must not)."""
-        return next((hit for f in self.files if (hit := imports_references(f))), None)
+        return next((hit for f in self.files or [] if (hit := imports_references(f))), None)
 
 
 def submission_from(path: str | Path, workdir: Path) -> Submission:
