@@ -111,6 +111,7 @@ def _student_notebook(path: Path) -> Path:
         KL_OK + "\ncheck('kl_k3', kl_k3)\n",
         BASELINE_WRONG + "\nresult = check('baseline_advantage', baseline_advantage)\n",
         "for i in range(10**12):\n    pass   # an experiment: left out, or it would time out\n",
+        "import functools; print('run')\n@functools.lru_cache(maxsize=None)\ndef helper(x):\n    return x\n",
         "def broken(:\n",
     ])
 
@@ -119,7 +120,8 @@ def test_extract_notebook_keeps_definitions_only(tmp_path):
     code = extract_notebook(_student_notebook(tmp_path / "nb.ipynb"))
     assert "def kl_k3" in code and "def baseline_advantage" in code and "import torch" in code
     assert "check(" not in code.replace("import check", "")  # the student's own check calls are left out
-    assert "range(10**12)" not in code and "%pip" not in code and "cell 5 skipped: SyntaxError" in code
+    assert "range(10**12)" not in code and "%pip" not in code and "cell 6 skipped: SyntaxError" in code
+    assert "@functools.lru_cache(maxsize=None)\ndef helper" in code and "print(" not in code
     compile(code, "extracted", "exec")
 
 

@@ -77,6 +77,15 @@ def _defines_exercise(tree: ast.Module) -> bool:
     return any(isinstance(n, ast.FunctionDef) and n.name in wanted for n in tree.body)
 
 
+def _segment(src: str, node: ast.stmt) -> str:
+    """The source of a top-level statement, decorators included."""
+    decorators = getattr(node, "decorator_list", [])
+    if decorators:
+        start = min(d.lineno for d in decorators)
+        return "\n".join(src.splitlines()[start - 1: node.end_lineno])
+    return ast.get_source_segment(src, node) or ast.unparse(node)
+
+
 def extract_notebook(path: Path) -> str:
     """The Python code graded from a notebook, as one script.
 
@@ -103,7 +112,7 @@ def extract_notebook(path: Path) -> str:
                 or (solution and isinstance(n, (ast.Assign, ast.AnnAssign)) and not _calls_grader(n))]
         if kept:
             out.append(f"# --- cell {i}")
-            out.extend(ast.get_source_segment(src, n, padded=True) or ast.unparse(n) for n in kept)
+            out.extend(_segment(src, n) for n in kept)
     return "\n".join(out) + "\n"
 
 
