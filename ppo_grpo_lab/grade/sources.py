@@ -10,6 +10,7 @@ import ast
 import importlib.util
 import itertools
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -199,9 +200,10 @@ def submission_from(path: str | Path, workdir: Path) -> Submission:
     else:
         raise ValueError(f"submission: expected a .py file, a .ipynb notebook or a folder, got {str(path)!r}")
     files = []
+    own_dir = Path(tempfile.mkdtemp(prefix=f"{path.stem}_", dir=workdir))  # two students' nb.ipynb never collide
     for p in items:
         if p.suffix == ".ipynb":
-            target = workdir / f"{path.stem}__{p.stem}.py"
+            target = own_dir / f"{p.stem}.py"
             target.write_text(extract_notebook(p), encoding="utf-8")
             p = target
         files.append(p)
