@@ -1,11 +1,13 @@
 """Exercise stubs, one module per exercise, named after the function you write.
 
 Each module holds one function with the exact signature the grader calls, whose body
-raises ``NotImplementedError``. In a chapter::
+raises ``NotImplementedError``. Either write the function in a notebook cell and check it
+there, or edit the stub file and check the file as saved (it is read again on every call,
+so no kernel restart is needed)::
 
     from ppo_grpo_lab.grade import check
-    from ppo_grpo_lab.exercises.gae import gae as my_gae   # stub: replace with your own function
-    check("gae", my_gae)
+    check("gae", gae)      # gae defined in the cell
+    check("gae")           # the stub file ppo_grpo_lab/exercises/gae.py as it is now
 
 =====================  =======  ================================================================
 exercise               chapter  signature
@@ -24,7 +26,9 @@ n_step_advantages      10       (rewards, values, next_values, terminated, trunc
 aggregate_grpo         11       (per_token[B, L], mask[B, L]) -> 0-d
 =====================  =======  ================================================================
 
-The reference solutions live in :mod:`ppo_grpo_lab.exercises.references` (spoilers).
+The reference solutions live in :mod:`ppo_grpo_lab.exercises.references` (spoilers). A
+student edition may leave that module out: the grader then takes the instructor's
+references (``--references``), see :mod:`ppo_grpo_lab.grade.references`.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Exercise ``aggregate_grpo`` (chapter 11): replace the body with your own code, then run
-``check("aggregate_grpo", aggregate_grpo)`` (``from ppo_grpo_lab.grade import check``) or
-``python -m ppo_grpo_lab.grade aggregate_grpo``.
+"""Exercise ``aggregate_grpo`` (chapter 11): replace the body with your own code, save, then run
+``check("aggregate_grpo")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade aggregate_grpo``.
+The grader reads this file again on every call: no kernel restart after an edit. (Or
+write the function in a notebook cell and run ``check("aggregate_grpo", aggregate_grpo)``.)
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Exercise ``baseline_advantage`` (chapter 2): replace the body with your own code, then run
-``check("baseline_advantage", baseline_advantage)`` (``from ppo_grpo_lab.grade import check``) or
-``python -m ppo_grpo_lab.grade baseline_advantage``.
+"""Exercise ``baseline_advantage`` (chapter 2): replace the body with your own code, save, then run
+``check("baseline_advantage")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade baseline_advantage``.
+The grader reads this file again on every call: no kernel restart after an edit. (Or
+write the function in a notebook cell and run ``check("baseline_advantage", baseline_advantage)``.)
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Exercise ``clipped_surrogate`` (chapter 3): replace the body with your own code, then run
-``check("clipped_surrogate", clipped_surrogate)`` (``from ppo_grpo_lab.grade import check``) or
-``python -m ppo_grpo_lab.grade clipped_surrogate``.
+"""Exercise ``clipped_surrogate`` (chapter 3): replace the body with your own code, save, then run
+``check("clipped_surrogate")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade clipped_surrogate``.
+The grader reads this file again on every call: no kernel restart after an edit. (Or
+write the function in a notebook cell and run ``check("clipped_surrogate", clipped_surrogate)``.)
 """
 from __future__ import annotations
 

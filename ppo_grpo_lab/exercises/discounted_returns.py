@@ -1,6 +1,7 @@
-"""Exercise ``discounted_returns`` (chapter 6): replace the body with your own code, then run
-``check("discounted_returns", discounted_returns)`` (``from ppo_grpo_lab.grade import check``) or
-``python -m ppo_grpo_lab.grade discounted_returns``.
+"""Exercise ``discounted_returns`` (chapter 6): replace the body with your own code, save, then run
+``check("discounted_returns")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade discounted_returns``.
+The grader reads this file again on every call: no kernel restart after an edit. (Or
+write the function in a notebook cell and run ``check("discounted_returns", discounted_returns)``.)
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Exercise ``gae`` (chapter 7): replace the body with your own code, then run
-``check("gae", gae)`` (``from ppo_grpo_lab.grade import check``) or
-``python -m ppo_grpo_lab.grade gae``.
+"""Exercise ``gae`` (chapter 7): replace the body with your own code, save, then run
+``check("gae")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade gae``.
+The grader reads this file again on every call: no kernel restart after an edit. (Or
+write the function in a notebook cell and run ``check("gae", gae)``.)
 """
 from __future__ import annotations
 

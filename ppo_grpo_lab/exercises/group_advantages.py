@@ -1,6 +1,7 @@
-"""Exercise ``group_advantages`` (chapter 5): replace the body with your own code, then run
-``check("group_advantages", group_advantages)`` (``from ppo_grpo_lab.grade import check``) or
-``python -m ppo_grpo_lab.grade group_advantages``.
+"""Exercise ``group_advantages`` (chapter 5): replace the body with your own code, save, then run
+``check("group_advantages")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade group_advantages``.
+The grader reads this file again on every call: no kernel restart after an edit. (Or
+write the function in a notebook cell and run ``check("group_advantages", group_advantages)``.)
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Exercise ``kl_k3`` (chapter 4): replace the body with your own code, then run
-``check("kl_k3", kl_k3)`` (``from ppo_grpo_lab.grade import check``) or
-``python -m ppo_grpo_lab.grade kl_k3``.
+"""Exercise ``kl_k3`` (chapter 4): replace the body with your own code, save, then run
+``check("kl_k3")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade kl_k3``.
+The grader reads this file again on every call: no kernel restart after an edit. (Or
+write the function in a notebook cell and run ``check("kl_k3", kl_k3)``.)
 """
 from __future__ import annotations
 

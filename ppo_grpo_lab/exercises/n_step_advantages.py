@@ -1,6 +1,7 @@
-"""Exercise ``n_step_advantages`` (chapter 10): replace the body with your own code, then run
-``check("n_step_advantages", n_step_advantages)`` (``from ppo_grpo_lab.grade import check``) or
-``python -m ppo_grpo_lab.grade n_step_advantages``.
+"""Exercise ``n_step_advantages`` (chapter 10): replace the body with your own code, save, then run
+``check("n_step_advantages")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade n_step_advantages``.
+The grader reads this file again on every call: no kernel restart after an edit. (Or
+write the function in a notebook cell and run ``check("n_step_advantages", n_step_advantages)``.)
 """
 from __future__ import annotations
 

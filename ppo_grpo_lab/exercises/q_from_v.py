@@ -1,6 +1,7 @@
-"""Exercise ``q_from_v`` (chapter 8): replace the body with your own code, then run
-``check("q_from_v", q_from_v)`` (``from ppo_grpo_lab.grade import check``) or
-``python -m ppo_grpo_lab.grade q_from_v``.
+"""Exercise ``q_from_v`` (chapter 8): replace the body with your own code, save, then run
+``check("q_from_v")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade q_from_v``.
+The grader reads this file again on every call: no kernel restart after an edit. (Or
+write the function in a notebook cell and run ``check("q_from_v", q_from_v)``.)
 """
 from __future__ import annotations
 

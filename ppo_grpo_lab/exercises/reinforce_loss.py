@@ -1,6 +1,7 @@
-"""Exercise ``reinforce_loss`` (chapter 1): replace the body with your own code, then run
-``check("reinforce_loss", reinforce_loss)`` (``from ppo_grpo_lab.grade import check``) or
-``python -m ppo_grpo_lab.grade reinforce_loss``.
+"""Exercise ``reinforce_loss`` (chapter 1): replace the body with your own code, save, then run
+``check("reinforce_loss")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade reinforce_loss``.
+The grader reads this file again on every call: no kernel restart after an edit. (Or
+write the function in a notebook cell and run ``check("reinforce_loss", reinforce_loss)``.)
 """
 from __future__ import annotations
 

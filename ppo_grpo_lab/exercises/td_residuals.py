@@ -1,6 +1,7 @@
-"""Exercise ``td_residuals`` (chapter 7): replace the body with your own code, then run
-``check("td_residuals", td_residuals)`` (``from ppo_grpo_lab.grade import check``) or
-``python -m ppo_grpo_lab.grade td_residuals``.
+"""Exercise ``td_residuals`` (chapter 7): replace the body with your own code, save, then run
+``check("td_residuals")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade td_residuals``.
+The grader reads this file again on every call: no kernel restart after an edit. (Or
+write the function in a notebook cell and run ``check("td_residuals", td_residuals)``.)
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Exercise ``value_loss`` (chapter 9): replace the body with your own code, then run
-``check("value_loss", value_loss)`` (``from ppo_grpo_lab.grade import check``) or
-``python -m ppo_grpo_lab.grade value_loss``.
+"""Exercise ``value_loss`` (chapter 9): replace the body with your own code, save, then run
+``check("value_loss")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade value_loss``.
+The grader reads this file again on every call: no kernel restart after an edit. (Or
+write the function in a notebook cell and run ``check("value_loss", value_loss)``.)
 """
 from __future__ import annotations
 

@@ -21,19 +21,26 @@ Outcomes:
   wrong answer should stop you, not scroll past. Pass ``raise_on_fail=False`` to get the
   :class:`Result` back instead.
 
-From a shell, ``python -m ppo_grpo_lab.grade [name ...] [--file my_solutions.py]`` grades
-the stubs in :mod:`ppo_grpo_lab.exercises` (or the functions of that name in your file)
-and exits 0 only if all pass.
+Edited the stub file ``ppo_grpo_lab/exercises/<name>.py`` instead? ``check("gae")`` (or
+``check("gae", my_gae)`` with ``my_gae`` imported from the stub) loads the file fresh on
+every call, so an edit counts without restarting the kernel. A function defined in the
+notebook cell works too: ``check("gae", gae)`` or just ``check(gae)``.
+
+From a shell, ``python -m ppo_grpo_lab.grade [name ...] [--file mine.py | --notebook nb.ipynb |
+--batch DIR] [--json] [--seed S] [--timeout SEC] [--extra-cases DIR] [--references PATH]``
+grades each exercise in its own process with a time limit (see ``__main__``).
 """
 from __future__ import annotations
 
 from typing import Callable
 
 from ..exercises import NAMES
-from .core import NOT_IMPLEMENTED, Exercise, Result, run_exercise
+from .core import ERROR, FAILED, NOT_IMPLEMENTED, STATUSES, Case, Exercise, Result, run_exercise
+from .references import ReferencesUnavailable, reexported_from
+from .sources import _is_stub, fresh_stub
 from .specs import EXERCISES
 
-__all__ = ["check", "grade", "example", "Result", "EXERCISES", "NAMES", "NOT_IMPLEMENTED"]
+__all__ = ["check", "grade", "example", "Result", "EXERCISES", "NAMES", "NOT_IMPLEMENTED", "STATUSES"]
 
 
 def _exercise(name: str) -> Exercise:
@@ -52,20 +59,47 @@ def example(name: str) -> list[dict]:
     return [{"args": c.args, "expected": ex.reference(*c.args).detach(), "note": c.note} for c in ex.visible()]
 
 
-def grade(name: str, fn: Callable, seed: int | None = None) -> Result:
-    """Grade ``fn`` as exercise ``name`` without printing or raising; returns a :class:`Result`."""
+def grade(name: str, fn: Callable | None = None, seed: int | None = None, *, extra: list[Case] = (),
+          allow_reference: bool = False) -> Result:
+    """Grade ``fn`` as exercise ``name`` without printing or raising; returns a :class:`Result`.
+
+    Args:
+        name: exercise name, one of :data:`NAMES`.
+        fn: the function to grade; None, or the stub imported from ``ppo_grpo_lab.exercises.<name>``,
+            grades the stub file as it is on disk now (loaded fresh).
+        seed: seed of the hidden cases; the same seed gives the same cases and the same result.
+        extra: private cases (see :mod:`ppo_grpo_lab.grade.extra`), run after the hidden ones.
+        allow_reference: accept the reference solution itself (instructors checking their setup).
+            Otherwise a function that passes but is the reference, or the package's own
+            implementation, is failed with a message saying so.
+    """
+    ex = _exercise(name)
+    if fn is None or _is_stub(fn, name):
+        fn = fresh_stub(name)
     if not callable(fn):
         raise ValueError(f"fn: expected a function, got {type(fn).__name__}")
-    return run_exercise(_exercise(name), fn, seed)
+    try:
+        result = run_exercise(ex, fn, seed, list(extra))
+    except ReferencesUnavailable as exc:
+        return Result(name, ERROR, 0, seed if seed is not None else -1, str(exc), 0.0, ex.points)
+    where = None if allow_reference or not result.passed else reexported_from(fn, name)
+    if where is not None:
+        return Result(name, FAILED, result.cases_run, result.seed,
+                      f"{name}: FAILED: the submitted function is {where}, the package's own answer, "
+                      f"re-exported; write the function yourself.", 0.0, ex.points)
+    return result
 
 
-def check(name: str, fn: Callable, seed: int | None = None, *, raise_on_fail: bool = True,
-          verbose: bool = True) -> Result:
+def check(name: str | Callable, fn: Callable | None = None, seed: int | None = None, *,
+          raise_on_fail: bool = True, verbose: bool = True) -> Result:
     """Grade ``fn`` as exercise ``name``, print the outcome, raise ``AssertionError`` if it is wrong.
 
     Args:
-        name: exercise name, one of :data:`NAMES` (e.g. ``"gae"``).
-        fn: your function, with the signature of the stub in ``ppo_grpo_lab.exercises.<name>``.
+        name: exercise name, one of :data:`NAMES` (e.g. ``"gae"``); or the function itself,
+            when it is named like the exercise (``check(gae)``).
+        fn: your function, with the signature of the stub in ``ppo_grpo_lab.exercises.<name>``
+            (e.g. defined in the notebook cell). None, or the stub imported from that module,
+            grades the stub file as saved now: edits count without restarting the kernel.
         seed: seed of the hidden cases (None: a fresh one, printed so a failure can be replayed).
         raise_on_fail: raise ``AssertionError`` on a wrong answer (default) or just return.
         verbose: print the outcome.
@@ -73,8 +107,12 @@ def check(name: str, fn: Callable, seed: int | None = None, *, raise_on_fail: bo
     Returns:
         :class:`Result` (``.passed``, ``.status``, ``.summary``, ``.message``, ``.seed``).
     """
+    if callable(name) and fn is None:
+        name, fn = getattr(name, "__name__", ""), name
+        if name.startswith("my_") and name not in EXERCISES:
+            name = name[3:]
     result = grade(name, fn, seed)
-    if result.status == "failed" and raise_on_fail:
+    if result.status == FAILED and raise_on_fail:
         raise AssertionError(result.message)  # the traceback shows the message: no need to print it too
     if verbose:
         print(result.message)

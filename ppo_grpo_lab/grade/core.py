@@ -15,9 +15,10 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-__all__ = ["Case", "Exercise", "Result", "CaseFailure", "NotImplementedYet", "run_exercise", "compare"]
+__all__ = ["Case", "Exercise", "Result", "CaseFailure", "NotImplementedYet", "run_exercise", "compare", "STATUSES"]
 
-NOT_IMPLEMENTED = "not implemented"
+PASSED, FAILED, NOT_IMPLEMENTED, TIMEOUT, ERROR = "passed", "failed", "not implemented", "timeout", "error"
+STATUSES = (PASSED, FAILED, NOT_IMPLEMENTED, TIMEOUT, ERROR)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Exercise:
         n_hidden: how many hidden cases to run.
         properties: ``prop(fn, gen)`` returns None or a failure message.
         atol, rtol: comparison tolerances (inputs are float64).
+        points: what the exercise is worth when it passes (all or nothing).
     """
 
     name: str
@@ -63,6 +65,7 @@ class Exercise:
     properties: list[Callable] = field(default_factory=list)
     atol: float = 1e-6
     rtol: float = 1e-5
+    points: float = 1.0
 
 
 @dataclass
@@ -71,10 +74,13 @@ class Result:
 
     Attributes:
         name: exercise name.
-        status: ``"passed"``, ``"failed"`` or ``"not implemented"``.
+        status: one of :data:`STATUSES`: ``"passed"``, ``"failed"``, ``"not implemented"``,
+            ``"timeout"`` (ran past the time limit) or ``"error"`` (the submission could not be
+            loaded, or the grader had no reference).
         cases_run: cases (and property checks) the function went through, the failing one included.
         seed: the seed of the hidden cases (pass it back to ``check`` to reproduce).
         message: the full explanation printed to the reader.
+        points, max_points: points earned (``max_points`` if passed, else 0) and available.
     """
 
     name: str
@@ -82,6 +88,8 @@ class Result:
     cases_run: int
     seed: int
     message: str
+    points: float = 0.0
+    max_points: float = 1.0
 
     @property
     def passed(self) -> bool:
@@ -96,6 +104,15 @@ class Result:
 
     def __repr__(self) -> str:
         return f"<grade {self.summary}>"
+
+    def to_dict(self) -> dict:
+        """Plain data for ``--json``: name, status, points, max_points, cases_run, seed, message."""
+        return {"name": self.name, "status": self.status, "points": self.points, "max_points": self.max_points,
+                "cases_run": self.cases_run, "seed": self.seed, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Result":
+        return cls(d["name"], d["status"], d["cases_run"], d["seed"], d["message"], d["points"], d["max_points"])
 
 
 class CaseFailure(Exception):
@@ -225,8 +242,11 @@ def _compare_grad(ex, case, got, expected, args, expected_args) -> str | None:
     return problem
 
 
-def run_exercise(ex: Exercise, fn: Callable, seed: int | None = None) -> Result:
-    """Grade ``fn`` on ``ex``: visible example(s), then hidden cases, then property checks."""
+def run_exercise(ex: Exercise, fn: Callable, seed: int | None = None, extra: list[Case] = ()) -> Result:
+    """Grade ``fn`` on ``ex``: visible example(s), hidden cases, ``extra`` (private) cases, property checks.
+
+    The same ``seed`` draws the same hidden cases, so it gives the same result.
+    """
     if seed is None:
         seed = random.SystemRandom().randrange(100_000)
     gen = torch.Generator().manual_seed(seed)
@@ -239,6 +259,9 @@ def run_exercise(ex: Exercise, fn: Callable, seed: int | None = None) -> Result:
             case = ex.hidden(gen, i)
             n += 1
             _run_case(ex, fn, case)
+        for case in extra:
+            n += 1
+            _run_case(ex, fn, case)
         for prop in ex.properties:
             n += 1
             problem = prop(fn, gen)
@@ -247,15 +270,18 @@ def run_exercise(ex: Exercise, fn: Callable, seed: int | None = None) -> Result:
     except NotImplementedYet:
         return Result(ex.name, NOT_IMPLEMENTED, n, seed,
                       f"{ex.name}: not implemented yet (the stub raises NotImplementedError); "
-                      f"write {ex.signature} and run the check again.")
+                      f"write {ex.signature} and run the check again.", 0.0, ex.points)
     except CaseFailure as exc:
-        return Result(ex.name, "failed", n, seed,
+        return Result(ex.name, FAILED, n, seed,
                       f"{ex.name}: FAILED on {exc}\n"
-                      f"Reproduce with check({ex.name!r}, your_function, seed={seed}).")
+                      f"Reproduce with check({ex.name!r}, your_function, seed={seed}).", 0.0, ex.points)
     parts = [_plural(len(ex.visible()), "visible example"), _plural(ex.n_hidden, "hidden case")]
+    if extra:
+        parts.append(_plural(len(extra), "private case"))
     if ex.properties:
         parts.append(_plural(len(ex.properties), "property check"))
-    return Result(ex.name, "passed", n, seed, f"{ex.name}: passed ({', '.join(parts)}; seed {seed}).")
+    return Result(ex.name, PASSED, n, seed, f"{ex.name}: passed ({', '.join(parts)}; seed {seed}).",
+                  ex.points, ex.points)
 
 
 def _plural(k: int, word: str) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import torch
 
-from ..exercises import references as ref
 from . import cases as C
 from .core import Case, Exercise, call
+from .references import LazyReference
 
 T_ = lambda x: torch.tensor(x, dtype=torch.float64)  # noqa: E731
 B_ = lambda x: torch.tensor(x, dtype=torch.bool)  # noqa: E731
@@ -254,8 +254,15 @@ _SPECS = [
     ("aggregate_grpo", 11, "aggregate_grpo(per_token, mask)", _agg_visible, _agg_hidden, []),
 ]
 
+# Points when passed (all or nothing): 1 for a one-line formula, 2 for a formula with a trap
+# (a min, a guard, a clip), 3 for a backward recursion with episode ends. `--points` overrides.
+POINTS = {"reinforce_loss": 1, "baseline_advantage": 1, "clipped_surrogate": 2, "kl_k3": 1, "group_advantages": 2,
+          "discounted_returns": 3, "td_residuals": 1, "gae": 3, "q_from_v": 1, "value_loss": 2,
+          "n_step_advantages": 3, "aggregate_grpo": 1}
+
+# the references are looked up when a case runs (instructor's first, then packaged): see references.py
 EXERCISES: dict[str, Exercise] = {
-    name: Exercise(name=name, chapter=ch, signature=sig, reference=ref.REFERENCES[name], visible=vis,
-                   hidden=hid, properties=props)
+    name: Exercise(name=name, chapter=ch, signature=sig, reference=LazyReference(name), visible=vis,
+                   hidden=hid, properties=props, points=float(POINTS.get(name, 1)))
     for name, ch, sig, vis, hid, props in _SPECS
 }
