@@ -189,8 +189,7 @@ def compute_advantages(agent: ActorCritic, rollout: Rollout, gamma: float, lam: 
     """
     T, N = rollout.rewards.shape
     next_values = agent.value(rollout.next_obs.reshape(T * N, -1)).reshape(T, N)  # V(s_{t+1}), [T, N]
-    # TODO(lead): switch to gae._gae (the unchecked kernel, helper "core") after a
-    # check_advantage_inputs(...) + check_range("lam", ...) here; the public gae checks its inputs itself.
+    # gae validates once (one host sync for finiteness), then runs its unchecked kernel gae._gae
     advantages, targets = gae(rollout.rewards, rollout.values, next_values, rollout.terminated,
                               rollout.truncated, gamma, lam)
     return advantages, targets, next_values
