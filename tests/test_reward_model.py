@@ -72,7 +72,7 @@ def test_reads_the_last_real_token():
 
 
 def test_init_from_copies_the_trunk():
-    tok, cfg = _small()
+    _, cfg = _small()
     torch.manual_seed(0)
     lm = TinyGPT(cfg)
     rm = RewardModel(cfg, init_from=lm)
@@ -134,22 +134,33 @@ def addition_pools():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("flaw_prob, floor", [(0.0, 0.68), (0.3, 0.65)])
-def test_reward_model_learns_the_gold_from_flawed_labels(addition_pools, flaw_prob, floor):
-    """Held-out pairwise accuracy against the checker, seed 0 (measured: p = 0 → 0.75, p = 0.3 → 0.75;
-    chance is 0.5); the labels the model learns from agree with the checker on 100% and 85% of pairs."""
+def test_reward_model_learns_the_gold_and_the_flaw(addition_pools):
+    """Held-out pairwise accuracy against the checker for p = 0, 0.3, 0.9 (labeller flaw: prefers answers
+    ending in 0), RM seed 0. Measured here: gold 0.753 / 0.716 / 0.569 (chance 0.5); the labels agree with
+    the checker on 100% / 85% / 55% of training pairs; on the ~77 held-out pairs whose surface differs the
+    model prefers the answer ending in 0 in 47% / 27% / 100% of them (noisy at small p: 33% and 48–60% with
+    seeds 10, 11): at p = 0.9 it has learned the flaw, and the gold pays for it."""
     tok, task, cfg, policy, train_pool, eval_pool = addition_pools
-    labeller = FlawedLabeller(flaw_prob, "ends_in_zero")
-    train = make_pairs(task, *train_pool, labeller, np.random.default_rng(2))
-    held_out = make_pairs(task, *eval_pool, labeller, np.random.default_rng(3))
-    assert len(train) > 1000 and len(held_out) > 300
-    rm = RewardModel(cfg, init_from=policy)
-    before = pairwise_accuracy(rm, tok, held_out, task.max_answer_len)
-    assert before["gold"] == 0.5  # the zero head scores every answer 0: ties, counted ½
-    t0 = time.perf_counter()
-    hist = train_reward_model(rm, tok, train, RewardModelConfig(num_updates=300, batch_size=64, learning_rate=1e-3,
-                                                                seed=0, progress=False), task.max_answer_len, held_out)
-    assert isinstance(hist, History) and len(hist) == 300
-    gold = hist.last("eval/gold_accuracy")
-    assert gold > floor, f"held-out gold pairwise accuracy {gold:.3f} (p = {flaw_prob}) in {time.perf_counter() - t0:.1f} s"
-    assert hist.series("loss/bradley_terry")[1][-50:].mean() < hist.series("loss/bradley_terry")[1][:50].mean()
+    result = {}
+    for p in (0.0, 0.3, 0.9):
+        labeller = FlawedLabeller(p, "ends_in_zero")
+        train = make_pairs(task, *train_pool, labeller, np.random.default_rng(2))
+        held_out = make_pairs(task, *eval_pool, labeller, np.random.default_rng(3))
+        assert len(train) > 1000 and len(held_out) > 300
+        assert sum(labeller.score(a) != labeller.score(b) for a, b in zip(held_out.chosen, held_out.rejected)) >= 50
+        rm = RewardModel(cfg, init_from=policy)
+        assert pairwise_accuracy(rm, tok, held_out, task.max_answer_len)["gold"] == 0.5  # zero head: all ties, ½
+        t0 = time.perf_counter()
+        hist = train_reward_model(rm, tok, train, RewardModelConfig(num_updates=300, batch_size=64,
+                                                                    learning_rate=1e-3, seed=0, progress=False),
+                                  task.max_answer_len, held_out)
+        assert isinstance(hist, History) and len(hist) == 300
+        loss = hist.series("loss/bradley_terry")[1]
+        assert loss[-50:].mean() < loss[:50].mean()
+        result[p] = pairwise_accuracy(rm, tok, held_out, task.max_answer_len, labeller)
+        result[p]["seconds"] = time.perf_counter() - t0
+        assert result[p]["gold"] == pytest.approx(hist.last("eval/gold_accuracy"))
+    msg = f"held-out accuracies by p: {result}"
+    assert result[0.0]["gold"] > 0.7 and result[0.3]["gold"] > 0.65, msg  # well above chance (0.5)
+    assert result[0.9]["gold"] < result[0.0]["gold"] - 0.1, msg  # the flaw costs gold accuracy
+    assert result[0.9]["surface"] > max(0.9, result[0.0]["surface"] + 0.3), msg  # ... because the model learned it

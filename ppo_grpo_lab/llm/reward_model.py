@@ -157,13 +157,15 @@ class RewardModelConfig(TrainerConfig):
 
 
 @torch.no_grad()
-def pairwise_accuracy(rm: RewardModel, tok, pairs, max_len: int) -> dict[str, float]:
+def pairwise_accuracy(rm: RewardModel, tok, pairs, max_len: int, labeller=None) -> dict[str, float]:
     """Held-out pairwise accuracies of ``rm`` (ties count ½).
 
     Returns:
         ``label``: share of pairs where ``r(chosen) > r(rejected)`` (agreement with the labeller);
         ``gold``: among pairs with one correct and one wrong answer, share where the correct one
-        scores higher (agreement with the task's checker; NaN if there is no such pair).
+        scores higher (agreement with the task's checker; NaN if there is no such pair);
+        with a ``labeller``, ``surface``: among pairs whose surface scores differ, share where the
+        answer with the higher surface score scores higher (how much of the flaw the model learned).
     """
     device = next(rm.parameters()).device
     prompts, chosen, rejected = (t.to(device) for t in pairs.tensors(tok, max_len))
@@ -174,7 +176,12 @@ def pairwise_accuracy(rm: RewardModel, tok, pairs, max_len: int) -> dict[str, fl
     win = (margin > 0).float() + 0.5 * (margin == 0).float()
     mixed = pairs.chosen_correct != pairs.rejected_correct
     gold = torch.where(pairs.chosen_correct, win, 1 - win)[mixed]  # the correct answer wins
-    return {"label": float(win.mean()), "gold": float(gold.mean()) if gold.numel() else float("nan")}
+    out = {"label": float(win.mean()), "gold": float(gold.mean()) if gold.numel() else float("nan")}
+    if labeller is not None:
+        ds = torch.tensor([labeller.score(a) - labeller.score(b) for a, b in zip(pairs.chosen, pairs.rejected)])
+        surf = torch.where(ds > 0, win, 1 - win)[ds != 0]  # the surface winner wins
+        out["surface"] = float(surf.mean()) if surf.numel() else float("nan")
+    return out
 
 
 def train_reward_model(rm: RewardModel, tok, pairs, config: RewardModelConfig, max_len: int,
