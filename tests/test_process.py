@@ -117,3 +117,14 @@ def test_bad_inputs_say_what_was_expected():
         process_advantages(r, m, e, 4, completion_mask=torch.ones(2, 3, dtype=torch.bool))
     with pytest.raises(ValueError, match="scale"):
         normalize_step_rewards(r, m, scale="token")
+
+
+def test_batch_scale_uses_every_step_of_the_batch():
+    rewards, mask, ends = _random_steps(1, 4, 3, 5, 3)
+    torch.testing.assert_close(normalize_step_rewards(rewards, mask, scale="batch"), normalize_step_rewards(rewards, mask))
+    r2 = torch.cat([rewards, 10 * rewards])  # [2, G, S]: the second question's spread dominates the batch std
+    m2 = torch.cat([mask, mask])
+    real = r2[m2]
+    want = (r2[0] - r2[0][mask[0]].mean()) / (real.std() + 1e-4) * mask[0]
+    torch.testing.assert_close(normalize_step_rewards(r2, m2, scale="batch")[0], want)
+    assert want.abs().sum() > 0
