@@ -83,3 +83,16 @@ def test_bad_inputs():
         FlawedLabeller(0.1, "shorter")
     with pytest.raises(ValueError, match="answers: expected one pool per problem"):
         make_pairs(AdditionTask(2), [P], [], FlawedLabeller(), np.random.default_rng(0))
+
+
+def test_subset_and_concat_for_replay():
+    task = AdditionTask(digits=2)
+    problems = task.sample(40, np.random.default_rng(0))
+    pool = [[q.answer, str(int(q.answer) + 1)] for q in problems]
+    pairs = make_pairs(task, problems, pool, FlawedLabeller(0.5, "longer"), np.random.default_rng(1))
+    old = pairs.subset([3, 0])
+    assert old.chosen == [pairs.chosen[3], pairs.chosen[0]] and old.problems[1] is pairs.problems[0]
+    assert old.by_surface.tolist() == [pairs.by_surface[3].item(), pairs.by_surface[0].item()]
+    both = pairs + old
+    assert len(both) == 42 and both.rejected[-1] == pairs.rejected[0]
+    assert both.chosen_correct.shape == (42,) and both.chosen_correct[-2].item() == pairs.chosen_correct[3].item()

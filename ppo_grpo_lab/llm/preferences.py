@@ -96,6 +96,21 @@ class PreferencePairs:
     def __len__(self) -> int:
         return len(self.problems)
 
+    def subset(self, idx: Sequence[int]) -> "PreferencePairs":
+        """The pairs at positions ``idx`` (e.g. a random 10% of old data to replay)."""
+        idx = [int(i) for i in idx]
+        t = torch.as_tensor(idx, dtype=torch.long)
+        return PreferencePairs([self.problems[i] for i in idx], [self.chosen[i] for i in idx],
+                               [self.rejected[i] for i in idx], self.chosen_correct[t], self.rejected_correct[t],
+                               self.by_surface[t])
+
+    def __add__(self, other: "PreferencePairs") -> "PreferencePairs":
+        """All pairs of both (new samples plus replayed old ones, for iterative RL)."""
+        return PreferencePairs(self.problems + other.problems, self.chosen + other.chosen, self.rejected + other.rejected,
+                               torch.cat([self.chosen_correct, other.chosen_correct]),
+                               torch.cat([self.rejected_correct, other.rejected_correct]),
+                               torch.cat([self.by_surface, other.by_surface]))
+
     def label_gold_agreement(self) -> float:
         """Share of pairs (with one correct and one wrong answer) whose label agrees with the checker."""
         mixed = self.chosen_correct != self.rejected_correct

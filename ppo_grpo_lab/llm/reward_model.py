@@ -196,6 +196,8 @@ def train_reward_model(rm: RewardModel, tok, pairs, config: RewardModelConfig, m
 
     Metrics per step: ``loss/bradley_terry``, ``stats/accuracy``, ``stats/margin`` (on the batch),
     ``stats/grad_norm``, ``time/seconds``; with ``eval_pairs``, the two eval metrics.
+    Calling it again continues from ``rm``'s current weights with a fresh optimiser (how iterative RL
+    retrains the reward model on new pairs plus replayed old ones).
     """
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
