@@ -224,9 +224,9 @@ class GRPOTrainer(LMTrainer):
             old_lp = completion_log_probs(self.model, prompts, completions)["log_probs"]  # (k·G, L)
             ref_lp = (completion_log_probs(self.reference, prompts, completions)["log_probs"] if cfg.beta > 0
                       else old_lp)
-        for it in range(cfg.update_epochs):
-            stats, ent_it, grad_norm = self._optimise(prompts, completions, mask, advantages, old_lp, ref_lp, it)
-            ent = ent_it if it == 0 else ent
+        stats, ent, grad_norm = self._optimise(prompts, completions, mask, advantages, old_lp, ref_lp, 0)
+        for it in range(1, cfg.update_epochs):  # μ > 1: the entropy is that of the first pass
+            stats, _, grad_norm = self._optimise(prompts, completions, mask, advantages, old_lp, ref_lp, it)
         rec = {**stats, "reward/mean": rewards.mean(), "reward/std": rewards.std(),
                "reward/accuracy": correct.float().mean(),
                "stats/zero_std_frac": zero_std_groups(rewards_bg).float().mean(),
