@@ -194,7 +194,7 @@ CASES: list = [  # (case id, argument the message must name, call), or a pytest.
         sub("ppo_grpo_lab.llm", "GRPOConfig")(**{field: value}))) for field, value in [
         ("group_size", 1), ("batch_size", 0), ("num_updates", 0), ("update_epochs", 0), ("clip_eps", 0.0),
         ("clip_eps", -1.2), ("clip_eps_high", -0.1), ("beta", -0.01), ("aggregation", "mean"), ("adv_scale", "std"),
-        ("temperature", 0.0), ("eval_every", -1), ("learning_rate", 0.0), ("warmup_updates", -1), ("seed", -1),
+        ("temperature", 0.0), ("eval_every", -1), ("learning_rate", 0.0), ("seed", -1),
     ]],
     ("GRPOConfig/batch-not-multiple", "batch_size", lambda: sub("ppo_grpo_lab.llm", "GRPOConfig")(batch_size=10, group_size=4)),
     ("SFTConfig/error-rate", "error_rate", lambda: sub("ppo_grpo_lab.llm", "SFTConfig")(error_rate=1.5)),
