@@ -17,6 +17,6 @@ def sft_one_digit():
 
     tok, task = CharTokenizer(), AdditionTask(digits=1)
     cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1, n_head=2, n_embd=32)
-    model, _ = train_sft(task, tok, cfg, SFTConfig(steps=400, batch_size=128, lr=3e-3, error_rate=0.7,
+    model, _ = train_sft(task, tok, cfg, SFTConfig(num_updates=400, batch_size=128, learning_rate=3e-3, error_rate=0.7,
                                                    seed=0, progress=False))
     return tok, task, model

@@ -216,13 +216,14 @@ CASES: list = [  # (case id, argument the message must name, call), or a pytest.
     # ----------------------------------------------------------------- GRPO / LLM configs
     *[(f"GRPOConfig/{field}={value!r}", field, (lambda field=field, value=value:
         sub("ppo_grpo_lab.llm", "GRPOConfig")(**{field: value}))) for field, value in [
-        ("group_size", 1), ("batch_size", 0), ("steps", 0), ("mu", 0), ("clip_eps", 0.0), ("clip_eps", 1.2),
-        ("clip_eps_high", -0.1), ("beta", -0.01), ("aggregation", "mean"), ("scale", "std"), ("temperature", 0.0),
-        ("eval_every", -1),
+        ("group_size", 1), ("batch_size", 0), ("num_updates", 0), ("update_epochs", 0), ("clip_eps", 0.0),
+        ("clip_eps", -1.2), ("clip_eps_high", -0.1), ("beta", -0.01), ("aggregation", "mean"), ("adv_scale", "std"),
+        ("temperature", 0.0), ("eval_every", -1), ("learning_rate", 0.0), ("seed", -1),
     ]],
     ("GRPOConfig/batch-not-multiple", "batch_size", lambda: sub("ppo_grpo_lab.llm", "GRPOConfig")(batch_size=10, group_size=4)),
     ("SFTConfig/error-rate", "error_rate", lambda: sub("ppo_grpo_lab.llm", "SFTConfig")(error_rate=1.5)),
-    ("SFTConfig/lr", "lr", lambda: sub("ppo_grpo_lab.llm", "SFTConfig")(lr=0.0)),
+    ("SFTConfig/learning-rate", "learning_rate", lambda: sub("ppo_grpo_lab.llm", "SFTConfig")(learning_rate=0.0)),
+    ("SFTConfig/num-updates", "num_updates", lambda: sub("ppo_grpo_lab.llm", "SFTConfig")(num_updates=0)),
     ("GPTConfig/n-embd", "n_embd", lambda: sub("ppo_grpo_lab.llm", "GPTConfig")(n_embd=30, n_head=4)),
     ("GPTConfig/n-layer", "n_layer", lambda: sub("ppo_grpo_lab.llm", "GPTConfig")(n_layer=0)),
     ("AdditionTask/digits", "digits", lambda: sub("ppo_grpo_lab.llm", "AdditionTask")(digits=7)),
@@ -237,8 +238,9 @@ CASES: list = [  # (case id, argument the message must name, call), or a pytest.
         LP, LP, LP, t(3), MASK, aggregation="dr_grpo", max_completion_length=0)),
     *[(f"PPOLMConfig/{field}={value!r}", field, (lambda field=field, value=value:
         sub("ppo_grpo_lab.llm", "PPOLMConfig")(**{field: value}))) for field, value in [
-        ("steps", 0), ("mu", 0), ("clip_eps", 1.0), ("value_clip_eps", 0.0), ("beta", -1.0), ("gamma", 1.5),
-        ("lam", -0.5), ("vf_coef", 0.0), ("temperature", 0.0), ("lr", -1e-3), ("critic_lr", 0.0),
+        ("num_updates", 0), ("update_epochs", 0), ("clip_eps", 0.0), ("value_clip_eps", 0.0), ("beta", -1.0),
+        ("gamma", 1.5), ("gae_lambda", -0.5), ("vf_coef", 0.0), ("temperature", 0.0), ("learning_rate", -1e-3),
+        ("critic_learning_rate", 0.0), ("norm_adv", 1),
     ]],
     ("token_rewards/empty-answer", "mask", lambda: sub("ppo_grpo_lab.llm", "token_rewards")(
         torch.ones(2), t(2, 3), t(2, 3), torch.zeros(2, 3, dtype=torch.bool), 0.1)),

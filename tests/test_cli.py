@@ -246,7 +246,8 @@ def test_ppo_resume_equals_uninterrupted_run(tmp_path):
     (["--task", "multiplication"], ["--task", "addition", "countdown"]),
     (["--task", "addition", "--set", "group_size=1"], ["group_size", ">= 2"]),
     (["--task", "addition", "--set", "batch_size=10", "--set", "group_size=4"], ["batch_size", "multiple"]),
-    (["--task", "addition", "--set", "clip_eps=2"], ["clip_eps"]),
+    (["--task", "addition", "--set", "clip_eps=0"], ["clip_eps"]),
+    (["--task", "addition", "--set", "learning_rate=2"], ["learning_rate"]),
     (["--task", "addition", "--set", "aggregation=mean"], ["aggregation", "grpo"]),
     (["--task", "addition", "--set", "beta=-1"], ["beta"]),
     (["--task", "addition", "--sft-steps", "0"], ["--sft-steps"]),
@@ -255,7 +256,7 @@ def test_ppo_resume_equals_uninterrupted_run(tmp_path):
     ([], ["--task"]),
 ])
 def test_grpo_bad_input_exit_2(tmp_path, capsys, args, words):
-    r = run_main(capsys, "grpo", *args, "--sft-steps", "1", "--set", "steps=1", "--no-progress",
+    r = run_main(capsys, "grpo", *args, "--sft-steps", "1", "--set", "num_updates=1", "--no-progress",
                  "--out", str(tmp_path / "run")) if "--sft-steps" not in args else \
         run_main(capsys, "grpo", *args, "--no-progress", "--out", str(tmp_path / "run"))
     if not HAS_GRPO and r.returncode == 1:  # degrades with a message when the trainer is missing
@@ -267,19 +268,29 @@ def test_grpo_bad_input_exit_2(tmp_path, capsys, args, words):
 @pytest.mark.skipif(not HAS_GRPO, reason="ppo_grpo_lab.llm.train_grpo not installed")
 @pytest.mark.slow
 def test_grpo_tiny_run_and_resume(tmp_path):
-    out = tmp_path / "g"
-    tiny = ["--set", "steps=2", "--set", "batch_size=16", "--set", "group_size=4", "--set", "eval_every=0",
-            "--sft-steps", "5", "--no-progress"]
-    r = cli("grpo", "--task", "addition", *tiny, "--out", str(out), timeout=400)
+    """2 updates, then --resume to 3 == 3 updates in one go (the trainer checkpoint restores Adam and the RNGs)."""
+    out, whole = tmp_path / "g", tmp_path / "whole"
+    tiny = ["--set", "batch_size=16", "--set", "group_size=4", "--set", "eval_every=0", "--sft-steps", "5",
+            "--no-progress"]
+    r = cli("grpo", "--task", "addition", "--set", "num_updates=2", *tiny, "--out", str(out), timeout=400)
     assert r.returncode == 0, r.stderr[-3000:]
     for name in ("config.json", "metrics.csv", "metrics.png", "checkpoint.pt"):
         assert (out / name).is_file(), name
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["kind"] == "grpo"
     rows = [row for row in csv.DictReader(open(out / "metrics.csv")) if row.get("reward/mean")]
     assert [int(x["step"]) for x in rows] == [1, 2]
-    r = cli("grpo", "--resume", "--set", "steps=1", "--no-progress", "--out", str(out), timeout=400)
+    assert "held-out greedy accuracy" in r.stdout and "2/2 updates" in r.stdout
+    r = cli("grpo", "--resume", "--set", "num_updates=3", "--no-progress", "--out", str(out), timeout=400)
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [row for row in csv.DictReader(open(out / "metrics.csv")) if row.get("reward/mean")]
     assert [int(x["step"]) for x in rows] == [1, 2, 3]
+    r = cli("grpo", "--task", "addition", "--set", "num_updates=3", *tiny, "--out", str(whole), timeout=400)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows_whole = [row for row in csv.DictReader(open(whole / "metrics.csv")) if row.get("reward/mean")]
+    for a, b in zip(rows, rows_whole):
+        assert a["loss/policy"] == b["loss/policy"] and a["reward/mean"] == b["reward/mean"]
+    r = cli("grpo", "--resume", "--set", "beta=0.1", "--out", str(out))
+    assert_usage_error(r, "beta", "--resume")
 
 
 @needs_ppo

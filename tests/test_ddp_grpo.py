@@ -23,8 +23,8 @@ import torch.multiprocessing as mp
 from ppo_grpo_lab.llm import AdditionTask, CharTokenizer, GPTConfig, GRPOConfig, SFTConfig, TinyGPT, train_grpo, train_sft
 
 
-VARIANTS = [dict(aggregation="grpo", scale="group"), dict(aggregation="dapo", scale="batch", clip_eps_high=0.28)]
-BASE = dict(steps=3, batch_size=32, group_size=8, mu=2, beta=0.04, lr=3e-3, seed=0, progress=False,
+VARIANTS = [dict(aggregation="grpo", adv_scale="group"), dict(aggregation="dapo", adv_scale="batch", clip_eps_high=0.28)]
+BASE = dict(num_updates=3, batch_size=32, group_size=8, update_epochs=2, beta=0.04, learning_rate=3e-3, seed=0, progress=False,
             eval_every=0, device="cpu")
 
 
@@ -95,7 +95,7 @@ def _logits(params):
 def warm():
     torch.set_num_threads(1)
     tok, task, gcfg = _setup()
-    model, _ = train_sft(task, tok, gcfg, SFTConfig(steps=150, batch_size=128, lr=3e-3, error_rate=0.7, seed=0,
+    model, _ = train_sft(task, tok, gcfg, SFTConfig(num_updates=150, batch_size=128, learning_rate=3e-3, error_rate=0.7, seed=0,
                                                      progress=False))
     state = {k: v.clone() for k, v in model.state_dict().items()}
     return state, [_run(state, v) for v in VARIANTS]

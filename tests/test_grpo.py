@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from ppo_grpo_lab.llm import GRPOConfig, accuracy, grpo_loss, train_grpo
+from ppo_grpo_lab.checkpoint import CheckpointError
+from ppo_grpo_lab.llm import GRPOConfig, GRPOTrainer, accuracy, grpo_loss, is_collapsed, train_grpo
 
 LP = [[-1.0, -0.5, -2.0], [-0.2, -1.5, -0.7]]
 OLD = [[-1.2, -0.5, -1.0], [-0.2, -1.0, -0.7]]
@@ -85,10 +86,11 @@ def test_config_validation_messages():
         GRPOConfig(group_size=1)
     with pytest.raises(ValueError, match="aggregation"):
         GRPOConfig(aggregation="mean")
-    with pytest.raises(ValueError, match="scale"):
+    with pytest.raises(ValueError, match="adv_scale"), pytest.warns(FutureWarning, match="'scale' is deprecated"):
         GRPOConfig(scale="std")
     with pytest.raises(ValueError, match="clip_eps"):
-        GRPOConfig(clip_eps=1.5)
+        GRPOConfig(clip_eps=0.0)
+    assert GRPOConfig(clip_eps=1.5).clip_eps == 1.5  # ε >= 1 is allowed: the lower bound then never binds
     with pytest.raises(ValueError, match="beta"):
         GRPOConfig(beta=-0.1)
     with pytest.raises(ValueError, match="advantages"):
@@ -101,7 +103,7 @@ def test_short_grpo_run_raises_accuracy(sft_one_digit):
     problems = [Problem(f"{a}+{b}=", str(a + b)) for a in range(10) for b in range(10)]
     before = accuracy(ref, task, tok, problems)
     policy = copy.deepcopy(ref)
-    hist = train_grpo(policy, ref, task, tok, GRPOConfig(steps=40, batch_size=64, group_size=8, lr=3e-4,
+    hist = train_grpo(policy, ref, task, tok, GRPOConfig(num_updates=40, batch_size=64, group_size=8, learning_rate=3e-4,
                                                          seed=0, progress=False, eval_every=0))
     after = accuracy(policy, task, tok, problems)
     assert after >= before + 0.1, (before, after)  # measured: 0.55 -> 0.76
@@ -110,3 +112,56 @@ def test_short_grpo_run_raises_accuracy(sft_one_digit):
     for k in ["stats/zero_std_frac", "stats/clip_frac", "stats/kl_ref", "stats/entropy", "completion/length",
               "memory/state_mb", "model/params"]:
         assert k in hist.keys()
+
+
+def test_old_names_are_aliases():
+    with pytest.warns(FutureWarning, match="'lr' is deprecated, use 'learning_rate'"):
+        cfg = GRPOConfig(lr=3e-4, mu=2, steps=7)
+    assert (cfg.learning_rate, cfg.update_epochs, cfg.num_updates) == (3e-4, 2, 7)
+    assert GRPOConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def _tiny(**kw):
+    return GRPOConfig(**{**dict(num_updates=4, batch_size=16, group_size=4, update_epochs=2, eval_every=0,
+                                progress=False, device="cpu"), **kw})
+
+
+def test_resume_from_checkpoint_equals_one_run(sft_one_digit, tmp_path):
+    """2 updates, save, load, 2 more == 4 updates in one go (weights, Adam state, RNG streams restored)."""
+    tok, task, ref = sft_one_digit
+    one = GRPOTrainer(task, tok, _tiny(), policy=copy.deepcopy(ref), reference=copy.deepcopy(ref))
+    one.train()
+    two = GRPOTrainer(task, tok, _tiny(), policy=copy.deepcopy(ref), reference=copy.deepcopy(ref))
+    two.train(num_updates=2)
+    assert two.step == 2
+    two.save(tmp_path / "g.pt")
+    ckpt = torch.load(tmp_path / "g.pt", weights_only=True)  # plain data only
+    assert ckpt["kind"] == "grpo" and ckpt["step"] == 2 and set(ckpt["models"]) == {"policy", "reference"}
+    resumed = GRPOTrainer.load(tmp_path / "g.pt", task, tok)
+    resumed.train()
+    assert resumed.step == 4 and [r["step"] for r in resumed.history.records] == [1, 2, 3, 4]
+    for p, q in zip(one.model.parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    for a, b in zip(one.history.records, resumed.history.records):
+        assert a["reward/mean"] == b["reward/mean"] and a["loss/policy"] == b["loss/policy"]
+    with pytest.raises(ValueError, match="task"):
+        GRPOTrainer.load(tmp_path / "g.pt", type("Other", (), {"name": "countdown"})(), tok)
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError):
+        GRPOTrainer.load(tmp_path / "bad.pt", task, tok)
+
+
+def test_watchdog_flags_the_collapse_of_a_too_large_step(sft_one_digit):
+    assert is_collapsed(0.0, 0.41, 3.05, 1.0) and not is_collapsed(0.5, 0.41, 0.1, 0.1)
+    assert not is_collapsed(0.0, 0.0, 3.0, 1.0)  # no reward from the start: nothing was lost
+    tok, task, ref = sft_one_digit
+    trainer = GRPOTrainer(task, tok, _tiny(num_updates=8, batch_size=64, update_epochs=1, learning_rate=3e-2),
+                          policy=copy.deepcopy(ref), reference=copy.deepcopy(ref))
+    with pytest.warns(RuntimeWarning, match="lower learning_rate"):
+        trainer.train()
+    assert trainer.collapsed_at is not None and "learning_rate" in trainer.collapse_message
+    assert trainer.history.last("watchdog/collapse") == 1.0
+    calm = GRPOTrainer(task, tok, _tiny(num_updates=8, batch_size=64, update_epochs=1),
+                       policy=copy.deepcopy(ref), reference=copy.deepcopy(ref))
+    calm.train()
+    assert calm.collapsed_at is None and calm.history.series("watchdog/collapse")[1].max() == 0.0

@@ -122,3 +122,16 @@ def test_memory_meters_count_bytes():
     opt.step()
     assert meter.peak == (8 * 10 + 8 * 20) * 4
     assert state_bytes([lin], [opt]) == 220 * 4 * 4 + 2 * 4  # params, grads, two moments, two step counters
+
+
+def test_kv_cache_misuse_is_refused_before_any_work():
+    cfg = GPTConfig(vocab_size=CharTokenizer().vocab_size, block_size=8, n_layer=1, n_head=2, n_embd=16)
+    model = TinyGPT(cfg)
+    x = torch.tensor([[1, 4, 5]])
+    _, past = model(x)
+    with pytest.raises(ValueError, match="one new position, got 2"):
+        model(x[:, :2], past=past, pos_offset=3)
+    with pytest.raises(ValueError, match="pos_offset: expected the KV cache length 3, got 2"):
+        model(x[:, :1], past=past, pos_offset=2)
+    logits, _ = model(x[:, :1], past=past, pos_offset=3)
+    assert logits.shape == (1, 1, cfg.vocab_size)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ppo_grpo_lab import clipped_surrogate, value_loss
-from ppo_grpo_lab.llm import (PPOLMConfig, Problem, accuracy, make_critic, ppo_lm_loss, token_gae, token_rewards,
+from ppo_grpo_lab.llm import (PPOLMConfig, PPOLMTrainer, Problem, SFTConfig, SFTTrainer, accuracy, make_critic, ppo_lm_loss, token_gae, token_rewards,
                               train_ppo_lm)
 
 
@@ -47,7 +47,9 @@ def test_ppo_lm_loss_is_policy_plus_value():
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="lam"):
+    with pytest.raises(ValueError, match="gae_lambda"):
+        PPOLMConfig(gae_lambda=1.5)
+    with pytest.raises(ValueError, match="gae_lambda"), pytest.warns(FutureWarning, match="'lam' is deprecated"):
         PPOLMConfig(lam=1.5)
     with pytest.raises(ValueError, match="batch_size"):
         PPOLMConfig(batch_size=0)
@@ -68,8 +70,33 @@ def test_short_ppo_run_raises_accuracy(sft_one_digit):
     problems = [Problem(f"{a}+{b}=", str(a + b)) for a in range(10) for b in range(10)]
     before = accuracy(ref, task, tok, problems)
     policy = copy.deepcopy(ref)
-    hist = train_ppo_lm(policy, ref, task, tok, PPOLMConfig(steps=40, batch_size=64, lr=3e-4, seed=0,
+    hist = train_ppo_lm(policy, ref, task, tok, PPOLMConfig(num_updates=40, batch_size=64, learning_rate=3e-4, seed=0,
                                                             progress=False, eval_every=0))
     after = accuracy(policy, task, tok, problems)
     assert after >= before + 0.1, (before, after)  # measured: 0.55 -> 0.71
     assert hist.last("model/params") == 3 * ref.num_params() + ref.cfg.n_embd + 1
+
+
+@pytest.mark.parametrize("kind", ["ppo_lm", "sft"])
+def test_checkpoint_resume_equals_one_run(sft_one_digit, tmp_path, kind):
+    """PPO-LM and SFT: 2 updates, save (plain data, weights_only=True), load, 1 more == 3 in one go."""
+    tok, task, ref = sft_one_digit
+    if kind == "ppo_lm":
+        cfg = PPOLMConfig(num_updates=3, batch_size=16, eval_every=0, progress=False, device="cpu")
+        make = lambda: PPOLMTrainer(task, tok, cfg, policy=copy.deepcopy(ref), reference=copy.deepcopy(ref))  # noqa: E731
+        cls = PPOLMTrainer
+    else:
+        cfg = SFTConfig(num_updates=3, batch_size=16, progress=False, device="cpu")
+        make = lambda: SFTTrainer(task, tok, cfg, ref.cfg)  # noqa: E731
+        cls = SFTTrainer
+    one = make()
+    one.train()
+    two = make()
+    two.train(num_updates=2)
+    two.save(tmp_path / "c.pt")
+    assert torch.load(tmp_path / "c.pt", weights_only=True)["kind"] == kind
+    resumed = cls.load(tmp_path / "c.pt", task, tok)
+    resumed.train()
+    assert resumed.step == 3
+    for p, q in zip(one.policy.parameters(), resumed.policy.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)

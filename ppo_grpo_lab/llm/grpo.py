@@ -11,205 +11,275 @@ DeepSeekMath's objective (Shao et al. 2024), maximised:
 
 with ``r_{i,t} = π_θ(o_{i,t}|q, o_{i,<t}) / π_θold(o_{i,t}|q, o_{i,<t})``. The ``1/G · 1/|o_i|``
 averaging is the ``grpo`` aggregation; ``dr_grpo`` and ``dapo`` replace it (see
-:mod:`ppo_grpo_lab.aggregation`). :func:`grpo_loss` is the pure loss; :func:`train_grpo`
-only orchestrates sampling, scoring and μ optimisation steps per batch.
+:mod:`ppo_grpo_lab.aggregation`). :func:`grpo_loss` is the pure loss; :class:`GRPOTrainer` only orchestrates sampling, scoring and
+μ optimisation steps per batch (:func:`train_grpo` is its one-call form).
 
 Several processes (``torchrun --nproc_per_node R``, or ``torch.distributed`` initialised): each
 rank answers B/R of the B questions (all G answers of a question stay on one rank), drawing the
 same random numbers as one process would, and the ranks sum their weighted gradients, so R
 processes take the same steps as one (up to float32 rounding; tested with gloo, R = 2). Rewards,
 advantages and the logged metrics are global; ``memory/*`` is per rank; every rank computes
-``eval/accuracy`` (same weights, same value); only rank 0 shows the progress bar. One caveat of
+``eval/accuracy`` (same weights, same value); only rank 0 shows the progress bar and writes checkpoints. The same code runs for
+R = 1, where every collective is a no-op. One caveat of
 the comparison, not of the method: a parameter whose true gradient is exactly zero (the attention
 keys' bias) receives Adam steps of size ~lr driven by rounding noise, so it can differ between
 one and two processes without changing the model's outputs.
 """
 from __future__ import annotations
 
-import time
+import copy
+import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
-import numpy as np
 import torch
-from ..progress import tqdm
 
-from .._checks import check_int
-from ..aggregation import AGGREGATIONS, masked_mean
-from ..device import resolve_device
-from ..group import SCALES, group_advantages, zero_std_groups
-from ..history import History
-from .evaluation import accuracy, prompts_tensor, score
-from .grpo_loss import grpo_loss
-from .memory import SavedTensorMeter, state_bytes
-from .sampling import completion_log_probs, generate
 from .. import distributed as ddp
+from .._checks import check_choice, check_int, check_range
+from ..aggregation import AGGREGATIONS, masked_mean
+from ..config import TrainerConfig
+from ..group import SCALES, group_advantages, zero_std_groups
+from .evaluation import prompts_tensor, score
+from .grpo_loss import grpo_loss
+from .memory import SavedTensorMeter
+from .model import GPTConfig, TinyGPT
+from .sampling import completion_log_probs, generate
+from .sft import SFTConfig, SFTTrainer
+from .trainer import LMTrainer, broadcast_from_rank0
+from .watchdog import COLLAPSE_HINT, is_collapsed
 
-__all__ = ["GRPOConfig", "train_grpo"]
+__all__ = ["GRPOConfig", "GRPOTrainer", "train_grpo"]
+
+_INF = float("inf")
 
 
-@dataclass
-class GRPOConfig:
-    """GRPO hyper-parameters (symbols as in the objective above).
+@dataclass(kw_only=True)
+class GRPOConfig(TrainerConfig):
+    """GRPO hyper-parameters (symbols as in the objective above; ``seed``, ``device``, ``progress``
+    from :class:`~ppo_grpo_lab.config.TrainerConfig`).
 
     Attributes:
-        steps: outer iterations (sample a batch, then μ updates), 20–300 here.
+        num_updates: outer iterations (sample a batch, then μ updates), 20–300 here.
         batch_size: answers per step, B·G (B questions × G answers); must be a multiple of G. 64–512.
         group_size: G, answers per question, 4–16 (DeepSeekMath: 64).
-        mu: μ, optimisation steps on each batch, 1–4 (1: the ratio is exactly 1, no clipping).
-        clip_eps: ε (ε_low), 0.1–0.3.
+        update_epochs: μ, optimisation steps on each batch, 1–4 (1: the ratio is exactly 1, no clipping).
+        clip_eps: ε (ε_low), 0.1–0.3; values >= 1 are allowed (the lower bound 1 − ε then never binds).
         clip_eps_high: ε_high, None for symmetric; DAPO uses 0.28 with ε = 0.2.
         beta: β, weight of the k3 KL to π_ref, 0–0.1 (DeepSeekMath 0.04; 0 drops π_ref).
-        aggregation: token aggregation, one of ``grpo`` / ``dr_grpo`` / ``dapo``.
-        scale: advantage scaling, ``group`` (GRPO) / ``batch`` / ``none`` (Dr. GRPO).
+        aggregation: token aggregation, one of :data:`~ppo_grpo_lab.aggregation.AGGREGATIONS`.
+        adv_scale: advantage scaling, ``group`` (GRPO) / ``batch`` / ``none`` (Dr. GRPO).
         temperature: τ for sampling answers, 0.7–1.2.
-        lr: Adam learning rate, 1e-4–3e-3 (tiny model; real LLMs use ~1e-6).
+        learning_rate: α, Adam's step size, 1e-5–1e-4 for this tiny model (real LLMs use ~1e-6). Adam moves
+            every weight by about α per step whatever the gradient's scale: 1e-3 collapses the policy within
+            2 updates here (see :mod:`~ppo_grpo_lab.llm.watchdog`), 3e-4 loses accuracy, 1e-4 helps some seeds
+            and hurts others; 3e-5 raised held-out accuracy on addition for each of seeds 0–2.
         max_grad_norm: gradient-norm clip, 0.5–1.0.
-        eval_every: held-out greedy accuracy every this many steps (and at steps 0 and last).
-        seed: seeds the prompt stream and sampling.
-        device: "auto", "cpu" or "cuda".
-        progress: show a tqdm bar.
+        eval_every: held-out greedy accuracy every this many steps (and at steps 0 and last); 0: only those.
     """
 
-    steps: int = 100
+    ALIASES: ClassVar[dict[str, str]] = {"lr": "learning_rate", "mu": "update_epochs", "steps": "num_updates",
+                                         "scale": "adv_scale"}
+
+    num_updates: int = 100
     batch_size: int = 128
     group_size: int = 8
-    mu: int = 1
+    update_epochs: int = 1
     clip_eps: float = 0.2
     clip_eps_high: float | None = None
     beta: float = 0.04
     aggregation: str = "grpo"
-    scale: str = "group"
+    adv_scale: str = "group"
     temperature: float = 1.0
-    lr: float = 1e-3
+    learning_rate: float = 3e-5
     max_grad_norm: float = 1.0
     eval_every: int = 10
-    seed: int = 0
-    device: str = "auto"
-    progress: bool = True
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "mu"):
+        super().__post_init__()
+        for name in ("num_updates", "batch_size", "update_epochs"):
             check_int(name, getattr(self, name), 1)
         check_int("group_size", self.group_size, 2, " (a group needs a mean to compare with)", symbol="G")
         if self.batch_size % self.group_size:
             lo = max(self.group_size, self.batch_size - self.batch_size % self.group_size)
             raise ValueError(f"batch_size: expected a multiple of group_size={self.group_size}, got {self.batch_size}; "
                              f"use {lo} or {lo + self.group_size}")
-        if not 0.0 < self.clip_eps < 1.0:
-            raise ValueError(f"clip_eps: expected ε in (0, 1), typically 0.2, got {self.clip_eps}")
-        if self.clip_eps_high is not None and not self.clip_eps_high > 0:
-            raise ValueError(f"clip_eps_high: expected ε_high > 0 or None, got {self.clip_eps_high}")
-        if self.beta < 0:
-            raise ValueError(f"beta: expected β >= 0 (0 disables the KL term), got {self.beta}")
-        if self.aggregation not in AGGREGATIONS:
-            raise ValueError(f"aggregation: expected one of {list(AGGREGATIONS)}, got {self.aggregation!r}")
-        if self.scale not in SCALES:
-            raise ValueError(f"scale: expected one of {list(SCALES)}, got {self.scale!r}")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature: expected τ > 0 for sampling, got {self.temperature}")
-        if not self.lr > 0 or not self.max_grad_norm > 0:
-            raise ValueError(f"lr, max_grad_norm: expected values > 0, got {self.lr} and {self.max_grad_norm}")
-        if self.eval_every < 0:
-            raise ValueError(f"eval_every: expected an integer >= 0, got {self.eval_every}")
+        check_range("clip_eps", self.clip_eps, 0.0, _INF, low_open=True)
+        if self.clip_eps_high is not None:
+            check_range("clip_eps_high", self.clip_eps_high, 0.0, _INF, low_open=True)
+        check_range("beta", self.beta, 0.0, _INF)
+        check_choice("aggregation", self.aggregation, list(AGGREGATIONS))
+        check_choice("adv_scale", self.adv_scale, list(SCALES))
+        check_range("temperature", self.temperature, 0.0, _INF, low_open=True)
+        check_range("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
+        check_range("max_grad_norm", self.max_grad_norm, 0.0, _INF, low_open=True)
+        check_int("eval_every", self.eval_every, 0)
 
 
-def train_grpo(policy, ref_model, task, tok, cfg: GRPOConfig, eval_problems=None) -> History:
-    """Train ``policy`` in place with GRPO against the frozen ``ref_model``; returns a :class:`History`.
+class GRPOTrainer(LMTrainer):
+    """GRPO on a language model, the twin of :class:`~ppo_grpo_lab.ppo.PPOTrainer`.
+
+    Args:
+        task, tok, eval_problems: as in :class:`~ppo_grpo_lab.llm.trainer.LMTrainer`.
+        config: a :class:`GRPOConfig` (defaults if None).
+        policy: the model to train in place (default: a fresh :class:`TinyGPT` of ``model_config``).
+        reference: the frozen π_ref (default: a copy of ``policy`` as it is now).
+        model_config: size of a fresh policy.
 
     Metrics per step: ``reward/mean``, ``reward/std`` (over the B·G answers), ``reward/accuracy``
     (sampled answers correct), ``stats/zero_std_frac`` (groups with all-equal rewards: no signal),
     ``completion/length`` (mean tokens incl. EOS), ``stats/entropy`` (mean per-token entropy),
     the loss stats of the last inner step (:func:`grpo_loss`), ``stats/grad_norm``,
-    ``time/seconds``; ``eval/accuracy`` (greedy, held-out) every ``eval_every`` steps;
-    ``memory/state_mb``, ``memory/activations_mb`` (see :mod:`~ppo_grpo_lab.llm.memory`) and
-    ``model/params`` (policy + reference) at the end.
+    ``watchdog/collapse`` (1 when :func:`~ppo_grpo_lab.llm.watchdog.is_collapsed`), ``time/seconds``;
+    ``eval/accuracy`` (greedy, held-out) every ``eval_every`` steps; ``memory/state_mb``,
+    ``memory/activations_mb`` (see :mod:`~ppo_grpo_lab.llm.memory`) and ``model/params``
+    (policy + reference) at the end.
+
+    Example:
+        >>> trainer = GRPOTrainer.from_sft(AdditionTask(), CharTokenizer(), config=GRPOConfig(num_updates=50))
+        >>> trainer.train(); trainer.save("grpo.pt")
+        >>> trainer = GRPOTrainer.load("grpo.pt", AdditionTask(), CharTokenizer(), num_updates=100)
+        >>> trainer.train()   # updates 51..100, exactly as one run of 100 would have taken them
     """
-    rank, R, device = ddp.setup(resolve_device(cfg.device))
-    G, n_q = cfg.group_size, cfg.batch_size // cfg.group_size
-    if n_q % R:
-        raise ValueError(f"batch_size: expected batch_size/group_size = {n_q} questions to split evenly over {R} "
-                         f"processes, got batch_size={cfg.batch_size}; use a multiple of {R * G}")
-    k, q0 = n_q // R, rank * (n_q // R)  # this rank's questions: q0 … q0+k−1
-    policy.to(device).train()
-    ref_model.to(device).eval()  # frozen: only ever called under torch.no_grad()
-    if R > 1:  # every rank starts from rank 0's weights
-        for model in (policy, ref_model):
-            for p in model.parameters():
-                torch.distributed.broadcast(p.data, src=0)
-    rng = np.random.default_rng(cfg.seed)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
-    meter, hist, t0 = SavedTensorMeter([policy, ref_model]), History(), time.perf_counter()
-    if eval_problems is not None:
-        hist.log(0, {"eval/accuracy": accuracy(policy, task, tok, eval_problems), "time/seconds": 0.0})
-    for step in tqdm(range(1, cfg.steps + 1), desc="GRPO", disable=not cfg.progress or rank != 0):
-        questions = task.sample(n_q, rng, "train")[q0:q0 + k]  # every rank draws all B, keeps its share
+
+    kind, config_class = "grpo", GRPOConfig
+
+    def __init__(self, task, tok, config: GRPOConfig | None = None, policy: TinyGPT | None = None,
+                 reference: TinyGPT | None = None, model_config: GPTConfig | None = None, eval_problems=None):
+        super().__init__(task, tok, config if config is not None else GRPOConfig(), eval_problems)
+        cfg, R = self.config, self.world_size
+        n_q = cfg.batch_size // cfg.group_size
+        if n_q % R:
+            raise ValueError(f"batch_size: expected batch_size/group_size = {n_q} questions to split evenly over {R} "
+                             f"processes, got batch_size={cfg.batch_size}; use a multiple of {R * cfg.group_size}")
+        self.q_local = n_q // R  # this rank's questions: q0 … q0+q_local−1
+        self.q0 = self.rank * self.q_local
+        if policy is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(cfg.seed)
+                policy = TinyGPT(model_config if model_config is not None else GPTConfig(vocab_size=tok.vocab_size))
+        self.model = policy.to(self.device).train()
+        self.reference = (reference if reference is not None else copy.deepcopy(policy)).to(self.device).eval()
+        broadcast_from_rank0(self.model, self.reference)  # every rank starts from rank 0's weights
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
+        self.meter = SavedTensorMeter([self.model, self.reference])
+        self.reward_start: float | None = None  # reward/mean of the first update (the watchdog's yardstick)
+        self.collapsed_at: int | None = None  # first update the watchdog flagged
+        self.sft_history = None
+
+    @classmethod
+    def from_sft(cls, task, tok, sft_config: SFTConfig | None = None, config: GRPOConfig | None = None,
+                 model_config: GPTConfig | None = None, eval_problems=None) -> "GRPOTrainer":
+        """Warm-start: train a fresh model with SFT (:class:`~ppo_grpo_lab.llm.sft.SFTTrainer`), then GRPO from
+        it against a frozen copy of it (π_ref). The SFT run's History is ``sft_history``; the GRPO History
+        starts with ``sft/final_loss`` at step 0. ``sft_config`` defaults to ``SFTConfig()`` with this
+        config's ``seed``, ``device`` and ``progress``."""
+        config = config if config is not None else GRPOConfig()
+        if sft_config is None:
+            sft_config = SFTConfig(seed=config.seed, device=config.device, progress=config.progress)
+        sft = SFTTrainer(task, tok, sft_config, model_config, eval_problems)
+        sft.train()
+        trainer = cls(task, tok, config, policy=sft.model, eval_problems=eval_problems)
+        trainer.sft_history = sft.history
+        trainer.history.log(0, {"sft/final_loss": sft.history.last("loss/sft")})
+        return trainer
+
+    def models(self):
+        return {"policy": self.model, "reference": self.reference}
+
+    def optimizers(self):
+        return {"policy": self.optimizer}
+
+    @classmethod
+    def _from_checkpoint(cls, task, tok, config, model_cfg, eval_problems):
+        return cls(task, tok, config, TinyGPT(model_cfg), TinyGPT(model_cfg), eval_problems=eval_problems)
+
+    def _extra_state(self):
+        return {"reward_start": self.reward_start, "collapsed_at": self.collapsed_at}
+
+    def _set_extra_state(self, extra):
+        self.reward_start, self.collapsed_at = extra["reward_start"], extra["collapsed_at"]
+
+    @property
+    def collapse_message(self) -> str | None:
+        """A sentence for logs and summaries when the watchdog fired, else None."""
+        if self.collapsed_at is None:
+            return None
+        return f"GRPO update {self.collapsed_at}: {COLLAPSE_HINT} (now {self.config.learning_rate:g})"
+
+    def _update(self):
+        cfg, task, tok, dev = self.config, self.task, self.tok, self.device
+        G, n_q, k, q0 = cfg.group_size, cfg.batch_size // cfg.group_size, self.q_local, self.q0
+        questions = task.sample(n_q, self.rng, "train")[q0:q0 + k]  # every rank draws all B, keeps its share
         problems = [p for p in questions for _ in range(G)]  # each question G times
-        prompts = prompts_tensor(tok, problems, device)  # (B·G, P) (this rank's k·G rows)
-        completions, mask = generate(policy, prompts, task.max_answer_len, cfg.temperature, gen,
-                                     shard=None if R == 1 else (q0 * G, n_q * G))  # (B·G, L)
+        prompts = prompts_tensor(tok, problems, dev)  # (k·G, P): this rank's rows of the B·G
+        completions, mask = generate(self.model, prompts, task.max_answer_len, cfg.temperature, self.generator,
+                                     shard=(q0 * G, n_q * G))  # (k·G, L)
         rewards, correct = score(task, tok, problems, completions.cpu())
-        lengths = mask.sum(1).float()  # (B·G,)
-        if R > 1:  # everyone sees all B·G rewards: group and batch statistics are global
-            rewards = ddp.all_gather_cat(rewards.to(device), 0).cpu()
-            correct = ddp.all_gather_cat(correct.to(device, torch.uint8), 0).cpu().bool()
-            lengths = ddp.all_gather_cat(lengths, 0)
+        # everyone sees all B·G rewards: group and batch statistics are global
+        rewards = ddp.all_gather_cat(rewards.to(dev), 0).cpu()  # (B·G,)
+        correct = ddp.all_gather_cat(correct.to(dev, torch.uint8), 0).cpu().bool()
+        lengths = ddp.all_gather_cat(mask.sum(1).float(), 0)
         rewards_bg = rewards.view(n_q, G)  # (B, G)
-        advantages = group_advantages(rewards_bg, scale=cfg.scale).view(-1)[q0 * G:(q0 + k) * G].to(device)
+        advantages = group_advantages(rewards_bg, scale=cfg.adv_scale).view(-1)[q0 * G:(q0 + k) * G].to(dev)
         with torch.no_grad():
-            old_lp = completion_log_probs(policy, prompts, completions)["log_probs"]
-            ref_lp = completion_log_probs(ref_model, prompts, completions)["log_probs"] if cfg.beta > 0 else old_lp
-        for it in range(cfg.mu):
-            with meter.measure():
-                out = completion_log_probs(policy, prompts, completions, with_entropy=it == 0)
-                loss, stats = grpo_loss(out["log_probs"], old_lp, ref_lp, advantages, mask, cfg.clip_eps,
-                                        cfg.clip_eps_high, cfg.beta, cfg.aggregation)
-            if it == 0:
-                ent = masked_mean(out["entropy"].detach(), mask)
-            opt.zero_grad(set_to_none=True)
-            if R == 1:
-                loss.backward()
-            else:
-                ent, stats = _backward_and_sum(policy, loss, stats, ent, mask, cfg.aggregation, R, it == 0)
-            grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
-            opt.step()
+            old_lp = completion_log_probs(self.model, prompts, completions)["log_probs"]  # (k·G, L)
+            ref_lp = (completion_log_probs(self.reference, prompts, completions)["log_probs"] if cfg.beta > 0
+                      else old_lp)
+        stats, ent, grad_norm = self._optimise(prompts, completions, mask, advantages, old_lp, ref_lp, 0)
+        for it in range(1, cfg.update_epochs):  # μ > 1: the entropy is that of the first pass
+            stats, _, grad_norm = self._optimise(prompts, completions, mask, advantages, old_lp, ref_lp, it)
         rec = {**stats, "reward/mean": rewards.mean(), "reward/std": rewards.std(),
                "reward/accuracy": correct.float().mean(),
                "stats/zero_std_frac": zero_std_groups(rewards_bg).float().mean(),
-               "completion/length": lengths.mean(), "stats/entropy": ent,
-               "stats/grad_norm": grad_norm, "time/seconds": time.perf_counter() - t0}
-        if eval_problems is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps):
-            rec["eval/accuracy"] = accuracy(policy, task, tok, eval_problems)
-        if step == cfg.steps:
-            rec["memory/state_mb"] = state_bytes([policy, ref_model], [opt]) / 2**20
-            rec["memory/activations_mb"] = meter.peak / 2**20
-            rec["model/params"] = policy.num_params() + ref_model.num_params()
-        hist.log(step, rec)
-    return hist
+               "completion/length": lengths.mean(), "stats/entropy": ent, "stats/grad_norm": grad_norm}
+        rec["watchdog/collapse"] = float(self._watch(rec))
+        return rec
+
+    def _optimise(self, prompts, completions, mask, advantages, old_lp, ref_lp, it: int):
+        """One gradient step on this rank's rows; gradients and statistics are summed over the R ranks.
+
+        With equal shares of questions the global ``grpo``, ``bnpo`` and ``dr_grpo`` losses are the mean of
+        the ranks' losses (weight 1/R); ``dapo`` (a mean over all tokens of all ranks) and the token
+        statistics weight each rank by its share of the tokens, n_tok_r / Σ n_tok. R = 1: both weights are 1.
+        """
+        cfg = self.config
+        with self.meter.measure():
+            out = completion_log_probs(self.model, prompts, completions, with_entropy=it == 0)
+            loss, stats = grpo_loss(out["log_probs"], old_lp, ref_lp, advantages, mask, cfg.clip_eps,
+                                    cfg.clip_eps_high, cfg.beta, cfg.aggregation)
+        ent = masked_mean(out["entropy"].detach(), mask) if it == 0 else torch.zeros((), device=loss.device)
+        n_tok = mask.sum().to(loss.dtype)
+        w_tok = n_tok / ddp.all_reduce_sum(n_tok.detach().clone().reshape(1))[0]
+        w = w_tok if cfg.aggregation == "dapo" else torch.tensor(1.0 / self.world_size, dtype=loss.dtype,
+                                                                  device=loss.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss * w).backward()
+        keys = sorted(stats)
+        weights = torch.stack([w if key == "loss/policy" else w_tok for key in keys])
+        extra = torch.cat([torch.stack([stats[key] for key in keys]).to(loss.dtype) * weights,
+                           (ent * w_tok).reshape(1).to(loss.dtype)])
+        summed = ddp.all_reduce_grads(self.model.parameters(), extra)  # one all-reduce: gradients + statistics
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+        self.optimizer.step()
+        return dict(zip(keys, summed[:-1])), summed[-1], grad_norm
+
+    def _watch(self, rec) -> bool:
+        """The collapse watchdog (:func:`~ppo_grpo_lab.llm.watchdog.is_collapsed`); warns once."""
+        reward = float(rec["reward/mean"])
+        if self.reward_start is None:
+            self.reward_start = reward
+        hit = is_collapsed(reward, self.reward_start, float(rec["stats/kl_ref"]), float(rec["stats/zero_std_frac"]))
+        if hit and self.collapsed_at is None:
+            self.collapsed_at = self.step + 1
+            if self.rank == 0:
+                warnings.warn(self.collapse_message, RuntimeWarning, stacklevel=3)
+        return hit
 
 
-def _backward_and_sum(policy, loss, stats, ent, mask, aggregation: str, R: int, sum_entropy: bool):
-    """Backward this rank's weighted loss and sum gradients and statistics over the R ranks.
+def train_grpo(policy, ref_model, task, tok, cfg: GRPOConfig, eval_problems=None):
+    """Train ``policy`` in place with GRPO against the frozen ``ref_model``; returns the History.
 
-    With equal shares of questions the global ``grpo`` and ``dr_grpo`` losses are the mean of the
-    ranks' losses (weight 1/R); ``dapo`` (a mean over all tokens) and the token statistics weight
-    each rank by its share of the tokens, n_tok_r / Σ n_tok.
+    The one-call form of ``GRPOTrainer(task, tok, cfg, policy, ref_model, eval_problems=...).train()``;
+    the metrics are listed on :class:`GRPOTrainer`.
     """
-    n_tok = mask.sum().to(loss.dtype)
-    total = ddp.all_reduce_sum(n_tok.detach().clone().reshape(1))[0]
-    w_tok = n_tok / total
-    w = w_tok if aggregation == "dapo" else torch.tensor(1.0 / R, dtype=loss.dtype, device=loss.device)
-    (loss * w).backward()
-    params = [p for p in policy.parameters() if p.grad is not None]  # the same set on every rank
-    keys = sorted(stats)
-    weights = torch.stack([w if key == "loss/policy" else w_tok for key in keys])
-    flat = torch.cat([p.grad.reshape(-1) for p in params]
-                     + [torch.stack([stats[key] for key in keys]).to(loss.dtype) * weights,
-                        (ent * w_tok).reshape(1).to(loss.dtype)])
-    ddp.all_reduce_sum(flat)
-    i = 0
-    for p in params:
-        p.grad = flat[i:i + p.numel()].view_as(p).clone()
-        i += p.numel()
-    stats = dict(zip(keys, flat[i:i + len(keys)].clone()))
-    return (flat[-1].clone() if sum_entropy else ent), stats
+    return GRPOTrainer(task, tok, cfg, policy=policy, reference=ref_model, eval_problems=eval_problems).train()

@@ -64,6 +64,8 @@ class _Block(nn.Module):
 
     def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None):
         B, T, C = x.shape
+        if past is not None and T > 1:  # checked before any work
+            raise ValueError(f"x: with a KV cache expected one new position, got {T}")
         q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
         if past is not None:
@@ -71,8 +73,6 @@ class _Block(nn.Module):
             v = torch.cat([past[1], v], dim=2)
         # causal over the new positions; with a cache and T == 1 every cached key is visible
         y = F.scaled_dot_product_attention(q, k, v, is_causal=past is None and T > 1)
-        if past is not None and T > 1:
-            raise ValueError(f"x: with a KV cache expected one new position, got {T}")
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
         x = x + self.proj(y)
         x = x + self.mlp(self.ln2(x))
@@ -119,6 +119,8 @@ class TinyGPT(nn.Module):
         T = idx.shape[1]
         if pos_offset + T > self.cfg.block_size:
             raise ValueError(f"idx: expected at most block_size={self.cfg.block_size} positions, got {pos_offset + T}")
+        if past is not None and past[0][0].shape[2] != pos_offset:
+            raise ValueError(f"pos_offset: expected the KV cache length {past[0][0].shape[2]}, got {pos_offset}")
         pos = torch.arange(pos_offset, pos_offset + T, device=idx.device)
         x = self.tok_emb(idx) + self.pos_emb(pos)  # (B, T, d)
         new_past = []

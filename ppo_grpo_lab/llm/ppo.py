@@ -17,84 +17,86 @@ is PPO's clipped surrogate plus ``c_v`` times the clipped value loss.
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass
+from typing import ClassVar
 
-import numpy as np
 import torch
-from ..progress import tqdm
 
-from .._checks import check_int
+from .._checks import check_bool, check_int, check_range
 from ..aggregation import masked_mean
-from ..device import resolve_device
+from ..config import TrainerConfig
 from ..gae import gae
-from ..history import History
 from ..surrogate import clipped_surrogate
 from ..value import value_loss
-from .evaluation import accuracy, prompts_tensor, score
-from .memory import SavedTensorMeter, state_bytes
-from .model import TinyGPT
+from .evaluation import prompts_tensor, score
+from .memory import SavedTensorMeter
+from .model import GPTConfig, TinyGPT
 from .sampling import completion_log_probs, generate
+from .trainer import LMTrainer
 
-__all__ = ["PPOLMConfig", "token_rewards", "token_gae", "ppo_lm_loss", "make_critic", "train_ppo_lm"]
+__all__ = ["PPOLMConfig", "PPOLMTrainer", "token_rewards", "token_gae", "ppo_lm_loss", "make_critic", "train_ppo_lm"]
+
+_INF = float("inf")
 
 
-@dataclass
-class PPOLMConfig:
-    """PPO-for-LM hyper-parameters.
+@dataclass(kw_only=True)
+class PPOLMConfig(TrainerConfig):
+    """PPO-for-LM hyper-parameters (``seed``, ``device``, ``progress``: :class:`~ppo_grpo_lab.config.TrainerConfig`).
 
     Attributes:
-        steps: outer iterations, 20–300 here.
+        num_updates: outer iterations, 20–300 here.
         batch_size: answers sampled per step (one per question), 64–512.
-        mu: PPO epochs over each batch, 1–4.
-        clip_eps: ε of the policy ratio, 0.1–0.3.
-        value_clip_eps: clip of the value update around the old values, 0.1–0.5, or None.
+        update_epochs: μ, PPO epochs over each batch, 1–4.
+        clip_eps: ε of the policy ratio, 0.1–0.3 (>= 1: the lower bound never binds).
+        value_clip_eps: clip of the value update around the old values, 0.1–0.5, or None (off).
         beta: β of the per-token KL penalty in the reward, 0–0.1.
         gamma: γ over tokens, usually 1.0 for short answers.
-        lam: GAE λ, 0.9–1.0.
+        gae_lambda: GAE λ, 0.9–1.0.
         vf_coef: c_v, weight of the value loss, 0.1–1.0.
-        whiten: normalise advantages over the batch's real tokens (mean 0, std 1).
+        norm_adv: normalise advantages over the batch's real tokens (mean 0, unbiased std 1).
         temperature: τ for sampling, 0.7–1.2.
-        lr: policy learning rate (Adam), 1e-4–3e-4 here.
-        critic_lr: critic learning rate, 1e-4–1e-3.
+        learning_rate: α, policy learning rate (Adam), 1e-4–3e-4 here.
+        critic_learning_rate: the critic's learning rate, 1e-4–1e-3.
         max_grad_norm: gradient-norm clip per model, 0.5–1.0.
-        eval_every, seed, device, progress: as in :class:`~ppo_grpo_lab.llm.grpo.GRPOConfig`.
+        eval_every: as in :class:`~ppo_grpo_lab.llm.grpo.GRPOConfig`.
     """
 
-    steps: int = 100
+    ALIASES: ClassVar[dict[str, str]] = {"lr": "learning_rate", "critic_lr": "critic_learning_rate",
+                                         "mu": "update_epochs", "lam": "gae_lambda", "whiten": "norm_adv",
+                                         "steps": "num_updates"}
+
+    num_updates: int = 100
     batch_size: int = 128
-    mu: int = 2
+    update_epochs: int = 2
     clip_eps: float = 0.2
     value_clip_eps: float | None = 0.2
     beta: float = 0.04
     gamma: float = 1.0
-    lam: float = 0.95
+    gae_lambda: float = 0.95
     vf_coef: float = 0.5
-    whiten: bool = True
+    norm_adv: bool = True
     temperature: float = 1.0
-    lr: float = 2e-4
-    critic_lr: float = 1e-3
+    learning_rate: float = 2e-4
+    critic_learning_rate: float = 1e-3
     max_grad_norm: float = 1.0
     eval_every: int = 10
-    seed: int = 0
-    device: str = "auto"
-    progress: bool = True
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "mu"):
+        super().__post_init__()
+        for name in ("num_updates", "batch_size", "update_epochs"):
             check_int(name, getattr(self, name), 1)
-        if not 0.0 < self.clip_eps < 1.0:
-            raise ValueError(f"clip_eps: expected ε in (0, 1), typically 0.2, got {self.clip_eps}")
-        if self.value_clip_eps is not None and not self.value_clip_eps > 0:
-            raise ValueError(f"value_clip_eps: expected a value > 0 or None, got {self.value_clip_eps}")
-        if self.beta < 0:
-            raise ValueError(f"beta: expected β >= 0, got {self.beta}")
-        for name in ("gamma", "lam"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name}: expected a value in [0, 1], got {getattr(self, name)}")
-        for name in ("vf_coef", "temperature", "lr", "critic_lr", "max_grad_norm"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name}: expected a value > 0, got {getattr(self, name)}")
+        check_range("clip_eps", self.clip_eps, 0.0, _INF, low_open=True)
+        if self.value_clip_eps is not None:
+            check_range("value_clip_eps", self.value_clip_eps, 0.0, _INF, low_open=True)
+        check_range("beta", self.beta, 0.0, _INF)
+        check_range("gamma", self.gamma, 0.0, 1.0)
+        check_range("gae_lambda", self.gae_lambda, 0.0, 1.0)
+        for name in ("vf_coef", "temperature", "max_grad_norm"):
+            check_range(name, getattr(self, name), 0.0, _INF, low_open=True)
+        for name in ("learning_rate", "critic_learning_rate"):
+            check_range(name, getattr(self, name), 0.0, 1.0, low_open=True)
+        check_bool("norm_adv", self.norm_adv)
+        check_int("eval_every", self.eval_every, 0)
 
 
 def token_rewards(rewards, old_log_probs, ref_log_probs, mask, beta: float):
@@ -151,8 +153,14 @@ def make_critic(policy: TinyGPT) -> TinyGPT:
     return critic
 
 
-def train_ppo_lm(policy, ref_model, task, tok, cfg: PPOLMConfig, eval_problems=None) -> History:
-    """Train ``policy`` in place with PPO and a critic against the frozen ``ref_model``.
+class PPOLMTrainer(LMTrainer):
+    """PPO with a critic on a language model (one process), the twin of :class:`~ppo_grpo_lab.llm.grpo.GRPOTrainer`.
+
+    Args:
+        task, tok, eval_problems: as in :class:`~ppo_grpo_lab.llm.trainer.LMTrainer`.
+        config: a :class:`PPOLMConfig` (defaults if None).
+        policy: the model to train in place; reference: the frozen π_ref (default: a copy of ``policy``);
+        model_config: size of a fresh policy. The critic is :func:`make_critic` of the policy.
 
     Metrics per step: ``reward/mean``, ``reward/accuracy``, ``stats/kl_ref`` (mean per-token
     ``log π_old − log π_ref``, the k1 estimate used in the reward), ``completion/length``,
@@ -160,53 +168,75 @@ def train_ppo_lm(policy, ref_model, task, tok, cfg: PPOLMConfig, eval_problems=N
     ``time/seconds``; ``eval/accuracy`` every ``eval_every`` steps; ``memory/*`` and
     ``model/params`` (policy + critic + reference) at the end.
     """
-    device = resolve_device(cfg.device)
-    policy.to(device).train()
-    ref_model.to(device).eval()  # frozen: only ever called under torch.no_grad()
-    critic = make_critic(policy)
-    rng = np.random.default_rng(cfg.seed)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    opt_pi = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
-    opt_v = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr)
-    meter, hist, t0 = SavedTensorMeter([policy, critic, ref_model]), History(), time.perf_counter()
-    if eval_problems is not None:
-        hist.log(0, {"eval/accuracy": accuracy(policy, task, tok, eval_problems), "time/seconds": 0.0})
-    for step in tqdm(range(1, cfg.steps + 1), desc="PPO", disable=not cfg.progress):
-        problems = task.sample(cfg.batch_size, rng, "train")
-        prompts = prompts_tensor(tok, problems, device)  # (B, P)
-        completions, mask = generate(policy, prompts, task.max_answer_len, cfg.temperature, gen)  # (B, L)
+
+    kind, config_class = "ppo_lm", PPOLMConfig
+
+    def __init__(self, task, tok, config: PPOLMConfig | None = None, policy: TinyGPT | None = None,
+                 reference: TinyGPT | None = None, model_config: GPTConfig | None = None, eval_problems=None):
+        super().__init__(task, tok, config if config is not None else PPOLMConfig(), eval_problems)
+        cfg = self.config
+        if self.world_size > 1:
+            raise ValueError(f"PPOLMTrainer: expected one process, got {self.world_size} (use GRPOTrainer under torchrun)")
+        if policy is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(cfg.seed)
+                policy = TinyGPT(model_config if model_config is not None else GPTConfig(vocab_size=tok.vocab_size))
+        self.model = policy.to(self.device).train()
+        self.reference = (reference if reference is not None else copy.deepcopy(policy)).to(self.device).eval()
+        self.critic = make_critic(self.model)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_learning_rate)
+        self.meter = SavedTensorMeter([self.model, self.critic, self.reference])
+
+    def models(self):
+        return {"policy": self.model, "critic": self.critic, "reference": self.reference}
+
+    def optimizers(self):
+        return {"policy": self.optimizer, "critic": self.critic_optimizer}
+
+    @classmethod
+    def _from_checkpoint(cls, task, tok, config, model_cfg, eval_problems):
+        return cls(task, tok, config, TinyGPT(model_cfg), TinyGPT(model_cfg), eval_problems=eval_problems)
+
+    def _update(self):
+        cfg, task, tok, dev = self.config, self.task, self.tok, self.device
+        policy, critic = self.model, self.critic
+        problems = task.sample(cfg.batch_size, self.rng, "train")
+        prompts = prompts_tensor(tok, problems, dev)  # (B, P)
+        completions, mask = generate(policy, prompts, task.max_answer_len, cfg.temperature, self.generator)  # (B, L)
         rewards, correct = score(task, tok, problems, completions.cpu())
         with torch.no_grad():
             old_lp = completion_log_probs(policy, prompts, completions)["log_probs"]
-            ref_lp = completion_log_probs(ref_model, prompts, completions)["log_probs"]
+            ref_lp = completion_log_probs(self.reference, prompts, completions)["log_probs"]
             old_v = completion_log_probs(critic, prompts, completions, with_values=True)["values"]
-            r_tok = token_rewards(rewards.to(device), old_lp, ref_lp, mask, cfg.beta)
-            adv, ret = token_gae(r_tok, old_v, mask, cfg.gamma, cfg.lam)
-            if cfg.whiten:
+            r_tok = token_rewards(rewards.to(dev), old_lp, ref_lp, mask, cfg.beta)
+            adv, ret = token_gae(r_tok, old_v, mask, cfg.gamma, cfg.gae_lambda)
+            if cfg.norm_adv:  # TODO(lead): use core's whitening helper
+                n = mask.sum()
                 mu_a = masked_mean(adv, mask)
-                sd_a = masked_mean((adv - mu_a) ** 2, mask).sqrt()
+                sd_a = (((adv - mu_a) ** 2 * mask).sum() / (n - 1).clamp(min=1)).sqrt()  # unbiased (Bessel)
                 adv = (adv - mu_a) / (sd_a + 1e-8) * mask
-        for _ in range(cfg.mu):
-            with meter.measure():
+        for _ in range(cfg.update_epochs):
+            with self.meter.measure():
                 lp = completion_log_probs(policy, prompts, completions)["log_probs"]
                 v = completion_log_probs(critic, prompts, completions, with_values=True)["values"]
                 loss, stats = ppo_lm_loss(lp, old_lp, adv, v, old_v, ret, mask, cfg.clip_eps,
                                           cfg.value_clip_eps, cfg.vf_coef)
-            opt_pi.zero_grad(set_to_none=True)
-            opt_v.zero_grad(set_to_none=True)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.critic_optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
             torch.nn.utils.clip_grad_norm_(critic.parameters(), cfg.max_grad_norm)
-            opt_pi.step()
-            opt_v.step()
-        rec = {**stats, "reward/mean": rewards.mean(), "reward/accuracy": correct.float().mean(),
-               "stats/kl_ref": masked_mean(old_lp - ref_lp, mask),
-               "completion/length": mask.sum(1).float().mean(), "time/seconds": time.perf_counter() - t0}
-        if eval_problems is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps):
-            rec["eval/accuracy"] = accuracy(policy, task, tok, eval_problems)
-        if step == cfg.steps:
-            rec["memory/state_mb"] = state_bytes([policy, critic, ref_model], [opt_pi, opt_v]) / 2**20
-            rec["memory/activations_mb"] = meter.peak / 2**20
-            rec["model/params"] = sum(m.num_params() for m in (policy, critic, ref_model))
-        hist.log(step, rec)
-    return hist
+            self.optimizer.step()
+            self.critic_optimizer.step()
+        return {**stats, "reward/mean": rewards.mean(), "reward/accuracy": correct.float().mean(),
+                "stats/kl_ref": masked_mean(old_lp - ref_lp, mask), "completion/length": mask.sum(1).float().mean()}
+
+
+def train_ppo_lm(policy, ref_model, task, tok, cfg: PPOLMConfig, eval_problems=None):
+    """Train ``policy`` in place with PPO and a critic against the frozen ``ref_model``; returns the History.
+
+    The one-call form of ``PPOLMTrainer(task, tok, cfg, policy, ref_model, eval_problems=...).train()``;
+    the metrics are listed on :class:`PPOLMTrainer`.
+    """
+    return PPOLMTrainer(task, tok, cfg, policy=policy, reference=ref_model, eval_problems=eval_problems).train()

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..distributed import all_reduce_sum
 from ..entropy import entropy
 from .tokenizer import EOS, PAD
 
@@ -88,11 +89,8 @@ def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1
         out.append(nxt)
         done = done | (nxt == EOS)
         seq = torch.cat([seq, nxt[:, None]], dim=1)
-        if shard is not None:
-            from ..distributed import all_reduce_sum
-            if int(all_reduce_sum((~done).sum().reshape(1))[0]) == 0:
-                break
-        elif bool(done.all()):
+        left = (~done).sum().reshape(1)  # rows still answering (summed over the processes of a shard)
+        if int((all_reduce_sum(left) if shard is not None else left)[0]) == 0:
             break
     completions = torch.stack(out, dim=1)  # (B, L')
     if completions.shape[1] < max_new_tokens:

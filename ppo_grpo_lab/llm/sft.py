@@ -13,55 +13,49 @@ The SFT model, frozen, is the reference policy π_ref of the KL penalty.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from ..progress import tqdm
 
-from .._checks import check_int
-from ..device import resolve_device
-from ..history import History
-from .evaluation import accuracy
+from .._checks import check_int, check_range
+from ..config import TrainerConfig
 from .model import GPTConfig, TinyGPT
 from .tokenizer import EOS, PAD, CharTokenizer
+from .trainer import LMTrainer
 
-__all__ = ["SFTConfig", "demo_batch", "train_sft"]
+__all__ = ["SFTConfig", "SFTTrainer", "demo_batch", "train_sft"]
 
 
-@dataclass
-class SFTConfig:
-    """SFT warm-up settings.
+@dataclass(kw_only=True)
+class SFTConfig(TrainerConfig):
+    """SFT warm-up settings (shared fields ``seed``, ``device``, ``progress``: :class:`~ppo_grpo_lab.config.TrainerConfig`).
 
     Attributes:
-        steps: optimizer steps, 200–2000 (seconds on a CPU).
+        num_updates: optimizer steps, 200–2000 (seconds on a CPU).
         batch_size: demonstrations per step, 64–512.
-        lr: AdamW learning rate, 1e-3–3e-3 for this tiny model.
+        learning_rate: α, peak AdamW learning rate (warm-up over 50 steps, then linear decay), 1e-3–3e-3 here.
         error_rate: probability a demonstration carries the task's systematic mistake, 0–0.9.
-        eval_every: evaluate held-out greedy accuracy every this many steps (0: only at the end).
-        seed: seeds model init, data and sampling.
-        device: "auto", "cpu" or "cuda".
-        progress: show a tqdm bar.
+        eval_every: held-out greedy accuracy every this many steps (0: only at the end).
     """
 
-    steps: int = 600
+    ALIASES: ClassVar[dict[str, str]] = {"lr": "learning_rate", "steps": "num_updates"}
+
+    num_updates: int = 600
     batch_size: int = 256
-    lr: float = 2e-3
+    learning_rate: float = 2e-3
     error_rate: float = 0.5
     eval_every: int = 0
-    seed: int = 0
-    device: str = "auto"
-    progress: bool = True
 
     def __post_init__(self):
-        check_int("steps", self.steps, 1)
+        super().__post_init__()
+        check_int("num_updates", self.num_updates, 1)
         check_int("batch_size", self.batch_size, 1)
-        if not self.lr > 0:
-            raise ValueError(f"lr: expected a value > 0, got {self.lr}")
-        if not 0.0 <= self.error_rate <= 1.0:
-            raise ValueError(f"error_rate: expected a value in [0, 1], got {self.error_rate}")
+        check_range("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
+        check_range("error_rate", self.error_rate, 0.0, 1.0)
+        check_int("eval_every", self.eval_every, 0)
 
 
 def demo_batch(task, tok: CharTokenizer, n: int, rng: np.random.Generator, error_rate: float):
@@ -86,33 +80,68 @@ def demo_batch(task, tok: CharTokenizer, n: int, rng: np.random.Generator, error
     return seq, mask
 
 
-def train_sft(task, tok: CharTokenizer, model_cfg: GPTConfig, cfg: SFTConfig, eval_problems=None):
-    """Train a fresh :class:`TinyGPT` on demonstrations; returns ``(model, history)``.
+class SFTTrainer(LMTrainer):
+    """Train a fresh :class:`TinyGPT` on demonstrations (the starting policy and π_ref of the RL trainers).
 
-    Metrics: ``loss/sft`` (the equation above), ``eval/accuracy`` (greedy, held-out),
-    ``time/seconds``.
+    Args:
+        task, tok, config, eval_problems: as in :class:`~ppo_grpo_lab.llm.trainer.LMTrainer`.
+        model_config: the model's size (default: ``GPTConfig(vocab_size=tok.vocab_size)``).
+
+    Metrics: ``loss/sft`` (the equation above), ``eval/accuracy`` (greedy, held-out), ``time/seconds``.
     """
-    device = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    model = TinyGPT(model_cfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1 - s / cfg.steps))
-    hist, t0 = History(), time.perf_counter()
-    for step in tqdm(range(1, cfg.steps + 1), desc="SFT", disable=not cfg.progress):
-        seq, mask = demo_batch(task, tok, cfg.batch_size, rng, cfg.error_rate)
-        seq, mask = seq.to(device), mask.to(device)
+
+    kind, config_class, report_memory, eval_at_start = "sft", SFTConfig, False, False
+
+    def __init__(self, task, tok, config: SFTConfig | None = None, model_config: GPTConfig | None = None,
+                 eval_problems=None):
+        super().__init__(task, tok, config if config is not None else SFTConfig(), eval_problems)
+        model_config = model_config if model_config is not None else GPTConfig(vocab_size=tok.vocab_size)
+        torch.manual_seed(self.config.seed)
+        self.model = TinyGPT(model_config).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.learning_rate, weight_decay=0.0)
+        K = self.config.num_updates
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1 - s / K))
+
+    def models(self):
+        return {"policy": self.model}
+
+    def optimizers(self):
+        return {"policy": self.optimizer}
+
+    def _extra_state(self):
+        return {"scheduler": self.scheduler.state_dict()}
+
+    def _set_extra_state(self, extra):
+        self.scheduler.load_state_dict(extra["scheduler"])
+
+    @classmethod
+    def _from_checkpoint(cls, task, tok, config, model_cfg, eval_problems):
+        return cls(task, tok, config, model_cfg, eval_problems)
+
+    def _update(self):
+        cfg, model = self.config, self.model
+        model.train()
+        seq, mask = demo_batch(self.task, self.tok, cfg.batch_size, self.rng, cfg.error_rate)
+        seq, mask = seq.to(self.device), mask.to(self.device)
         logits, _ = model(seq[:, :-1])  # (B, T-1, V)
         nll = F.cross_entropy(logits.transpose(1, 2), seq[:, 1:], reduction="none")  # (B, T-1)
         loss = (nll * mask).sum() / mask.sum()
-        opt.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        rec = {"loss/sft": loss.item(), "time/seconds": time.perf_counter() - t0}
-        if eval_problems is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps):
-            rec["eval/accuracy"] = accuracy(model, task, tok, eval_problems)
-        hist.log(step, rec)
-    model.eval()
-    return model, hist
+        self.optimizer.step()
+        self.scheduler.step()
+        model.eval()
+        return {"loss/sft": loss.item()}
+
+
+def train_sft(task, tok: CharTokenizer, model_cfg: GPTConfig, cfg: SFTConfig, eval_problems=None):
+    """One-call SFT: ``SFTTrainer(task, tok, cfg, model_cfg, eval_problems).train()``; returns ``(model, history)``.
+
+    Metrics: ``loss/sft`` (the equation above), ``eval/accuracy`` (greedy, held-out, at the end and every
+    ``eval_every`` steps), ``time/seconds``.
+    """
+    trainer = SFTTrainer(task, tok, cfg, model_cfg, eval_problems)
+    history = trainer.train()
+    return trainer.model, history
