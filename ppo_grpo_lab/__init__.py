@@ -15,6 +15,8 @@ Core (pure functions, time-major ``[T, N]`` rollouts, ``[B, G]`` groups, ``[B, L
 - ``value_loss`` (``value``): (V − V^targ)²
 - ``entropy`` (``entropy``): −Σ π log π
 - ``kl_k1``, ``kl_k2``, ``kl_k3`` (``kl``): per-sample KL estimators
+- ``process_advantages``, ``normalize_step_rewards``, ``step_rewards_to_tokens`` (``process``): process
+  supervision, step rewards normalised over the group, each token credited with the steps from its own on
 - ``masked_mean``, ``masked_normalize``, ``aggregate`` (``aggregation``): GRPO / BNPO / Dr. GRPO / DAPO
   token aggregation
 
@@ -26,25 +28,44 @@ Subpackages: ``envs`` (ExamBandit, WeeklyExams, torch-vectorised CartPole and We
 ``bandit`` (Part I trainer), ``mdp`` (exact policy evaluation), ``ppo`` (PPO trainer),
 ``llm`` (toy language model, GRPO and PPO), ``grade`` (exercise grader).
 """
-from .aggregation import (AGGREGATIONS, aggregate, aggregate_bnpo, aggregate_dapo, aggregate_dr_grpo, aggregate_grpo,
-                          masked_mean, masked_normalize)
+from . import envs  # noqa: F401,E402  (registers ppo_grpo_lab/ExamBandit-v0 and ppo_grpo_lab/WeeklyExams-v0 with Gymnasium)
+from ._checks import NonFiniteError
+from .aggregation import (
+                          AGGREGATIONS,
+                          aggregate,
+                          aggregate_bnpo,
+                          aggregate_dapo,
+                          aggregate_dr_grpo,
+                          aggregate_grpo,
+                          masked_mean,
+                          masked_normalize,
+)
 from .device import resolve_device
 from .entropy import entropy
 from .gae import gae, gae_loop
-from .history import History
 from .group import group_advantages, zero_std_groups
+from .history import History
 from .kl import KL_ESTIMATORS, kl_k1, kl_k2, kl_k3
-from .quick import budget, quick_mode
 from .nstep import n_step_advantages, n_step_advantages_loop
-from .policy_gradient import PG_LOSSES, clipped_policy_gradient_loss, naive_policy_gradient_loss, policy_gradient_loss
+from .policy_gradient import (
+                          PG_LOSSES,
+                          clipped_policy_gradient_loss,
+                          naive_policy_gradient_loss,
+                          policy_gradient_loss,
+)
+from .process import (
+                          normalize_step_rewards,
+                          process_advantages,
+                          process_advantages_loop,
+                          step_rewards_to_tokens,
+)
+from .quick import budget, quick_mode
 from .returns import discounted_returns
 from .sft_loss import sft_loss
 from .surrogate import clip_statistics, clipped_objective, clipped_surrogate
 from .td import td_residuals
 from .value import value_loss
 from .whitening import masked_whiten
-from . import envs  # noqa: F401,E402  (registers ppo_grpo_lab/ExamBandit-v0 and ppo_grpo_lab/WeeklyExams-v0 with Gymnasium)
-from ._checks import NonFiniteError
 
 __version__ = "0.1.0"
 
@@ -55,5 +76,6 @@ __all__ = [
     "clipped_objective", "clipped_surrogate", "td_residuals", "value_loss", "History",
     "n_step_advantages", "n_step_advantages_loop", "NonFiniteError", "aggregate_bnpo", "masked_normalize",
     "clip_statistics", "PG_LOSSES", "naive_policy_gradient_loss", "clipped_policy_gradient_loss",
-    "policy_gradient_loss", "sft_loss", "masked_whiten",
+    "policy_gradient_loss", "sft_loss", "masked_whiten", "normalize_step_rewards", "process_advantages",
+    "process_advantages_loop", "step_rewards_to_tokens",
 ]

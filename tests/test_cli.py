@@ -117,7 +117,7 @@ def test_help_and_missing_command(capsys):
     (["--env", "FrozenLake-v1"], ["--env", "observation space", "Discrete"]),  # Discrete obs: unsupported
     (["--env", "Blackjack-v1"], ["--env", "observation space", "Tuple"]),
     (["--env", "CartPole-v1", "--set", "gamma=1.5"], ["gamma", "[0.0, 1.0]"]),
-    (["--env", "CartPole-v1", "--set", "clip_eps=0"], ["clip_eps", "(0, 1)"]),
+    (["--env", "CartPole-v1", "--set", "clip_eps=0"], ["clip_eps", "(0, inf)"]),
     (["--env", "CartPole-v1", "--set", "learning_rate=-1"], ["learning_rate"]),
     (["--env", "CartPole-v1", "--set", "num_envs=0"], ["num_envs", "positive"]),
     (["--env", "CartPole-v1", "--set", "num_minibatches=3"], ["num_minibatches", "divisor"]),

@@ -15,6 +15,10 @@ grpo_loss           clipped ratio − β k3, grpo/dr_grpo/dapo          grpo_los
 GRPOTrainer         G samples per prompt, group advantages           grpo
 PPOLMTrainer        critic, token-level GAE, KL-in-reward            ppo
 is_collapsed        the collapse watchdog                            watchdog
+RewardModel         TinyGPT trunk + scalar head, Bradley–Terry loss  reward_model
+FlawedLabeller      preference pairs judged with a known flaw        preferences
+step_rewards        per-step checks of a worked answer (0/1)         step_reward
+to_hf, from_hf      TinyGPT ↔ transformers GPT2LMHeadModel           hf
 ==================  ===============================================  ==============
 
 ``train_sft``, ``train_grpo`` and ``train_ppo_lm`` are the trainers' one-call forms.
@@ -22,12 +26,46 @@ is_collapsed        the collapse watchdog                            watchdog
 from .evaluation import accuracy, prompts_tensor, score
 from .grpo import GRPOConfig, GRPOTrainer, train_grpo
 from .grpo_loss import grpo_loss
+from .hf import CausalLMAdapter, from_hf, to_hf, tokenizer_to_hf
 from .memory import SavedTensorMeter, state_bytes
 from .model import GPTConfig, TinyGPT
-from .ppo import PPOLMConfig, PPOLMTrainer, make_critic, ppo_lm_loss, token_gae, token_rewards, train_ppo_lm
+from .ppo import (
+                           PPOLMConfig,
+                           PPOLMTrainer,
+                           make_critic,
+                           ppo_lm_loss,
+                           token_gae,
+                           token_rewards,
+                           train_ppo_lm,
+)
+from .preferences import (
+                           SURFACES,
+                           FlawedLabeller,
+                           PreferencePairs,
+                           demo_answers,
+                           encode_answers,
+                           make_pairs,
+                           sample_answers,
+)
+from .reward_model import (
+                           RewardModel,
+                           RewardModelConfig,
+                           bradley_terry_loss,
+                           pairwise_accuracy,
+                           reward_fn,
+                           train_reward_model,
+)
 from .sampling import completion_log_probs, completion_mask, generate
 from .sft import SFTConfig, SFTTrainer, demo_batch, train_sft
-from .tasks import AdditionTask, CountdownTask, Problem, eval_expression, is_heldout, no_carry_sum
+from .step_reward import StepTask, step_rewards, step_rewards_from_completions
+from .tasks import (
+                           AdditionTask,
+                           CountdownTask,
+                           Problem,
+                           eval_expression,
+                           is_heldout,
+                           no_carry_sum,
+)
 from .tokenizer import BOS, EOS, PAD, CharTokenizer
 from .trainer import LMTrainer
 from .watchdog import COLLAPSE_HINT, is_collapsed
@@ -38,5 +76,8 @@ __all__ = [
     "state_bytes", "GPTConfig", "TinyGPT", "PPOLMConfig", "make_critic", "ppo_lm_loss", "token_gae",
     "token_rewards", "train_ppo_lm", "completion_log_probs", "completion_mask", "generate", "SFTConfig",
     "demo_batch", "train_sft", "AdditionTask", "CountdownTask", "Problem", "eval_expression", "is_heldout",
-    "no_carry_sum", "BOS", "EOS", "PAD", "CharTokenizer",
+    "no_carry_sum", "BOS", "EOS", "PAD", "CharTokenizer", "CausalLMAdapter", "from_hf", "to_hf", "tokenizer_to_hf",
+    "RewardModel", "RewardModelConfig", "bradley_terry_loss", "pairwise_accuracy", "reward_fn", "train_reward_model",
+    "SURFACES", "FlawedLabeller", "PreferencePairs", "demo_answers", "encode_answers", "make_pairs", "sample_answers",
+    "StepTask", "step_rewards", "step_rewards_from_completions",
 ]

@@ -45,7 +45,7 @@ from .memory import SavedTensorMeter
 from .model import GPTConfig, TinyGPT
 from .sampling import completion_log_probs, generate
 from .sft import SFTConfig, SFTTrainer
-from .trainer import LMTrainer, broadcast_from_rank0
+from .trainer import LMTrainer
 from .watchdog import COLLAPSE_HINT, is_collapsed
 
 __all__ = ["GRPOConfig", "GRPOTrainer", "train_grpo"]
@@ -159,7 +159,8 @@ class GRPOTrainer(LMTrainer):
                 policy = TinyGPT(model_config if model_config is not None else GPTConfig(vocab_size=tok.vocab_size))
         self.model = policy.to(self.device).train()
         self.reference = (reference if reference is not None else copy.deepcopy(policy)).to(self.device).eval()
-        broadcast_from_rank0(self.model, self.reference)  # every rank starts from rank 0's weights
+        for module in (self.model, self.reference):  # every rank starts from rank 0's weights
+            ddp.broadcast_module(module)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
         self.meter = SavedTensorMeter([self.model, self.reference])
         self.reward_start: float | None = None  # reward/mean of the first update (the watchdog's yardstick)

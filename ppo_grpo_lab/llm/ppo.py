@@ -28,6 +28,7 @@ from ..config import TrainerConfig
 from ..gae import gae
 from ..surrogate import clipped_surrogate
 from ..value import value_loss
+from ..whitening import masked_whiten
 from .evaluation import prompts_tensor, score
 from .memory import SavedTensorMeter
 from .model import GPTConfig, TinyGPT
@@ -211,11 +212,8 @@ class PPOLMTrainer(LMTrainer):
             old_v = completion_log_probs(critic, prompts, completions, with_values=True)["values"]
             r_tok = token_rewards(rewards.to(dev), old_lp, ref_lp, mask, cfg.beta)
             adv, ret = token_gae(r_tok, old_v, mask, cfg.gamma, cfg.gae_lambda)
-            if cfg.norm_adv:  # TODO(lead): use core's whitening helper
-                n = mask.sum()
-                mu_a = masked_mean(adv, mask)
-                sd_a = (((adv - mu_a) ** 2 * mask).sum() / (n - 1).clamp(min=1)).sqrt()  # unbiased (Bessel)
-                adv = (adv - mu_a) / (sd_a + 1e-8) * mask
+            if cfg.norm_adv:  # mean and unbiased std over the real tokens; padding stays 0
+                adv = masked_whiten(adv, mask)
         for _ in range(cfg.update_epochs):
             with self.meter.measure():
                 lp = completion_log_probs(policy, prompts, completions)["log_probs"]

@@ -176,11 +176,3 @@ class LMTrainer:
     def _from_checkpoint(cls, task, tok, config, model_cfg: GPTConfig, eval_problems):
         """A trainer with freshly built models of the saved size (weights are loaded afterwards)."""
         raise NotImplementedError
-
-
-def broadcast_from_rank0(*models: torch.nn.Module) -> None:
-    """Give every rank rank 0's weights (a no-op with one process)."""
-    if ddp.world()[1] > 1:
-        for model in models:
-            for p in model.parameters():
-                torch.distributed.broadcast(p.data, src=0)
