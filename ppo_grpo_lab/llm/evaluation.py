@@ -1,18 +1,30 @@
-"""Scoring sampled answers with a task's rule-based reward, and held-out accuracy.
+"""Scoring sampled answers with a task's rule-based reward, held-out accuracy and pass@k.
 
 ``score`` turns token rows into rewards ``r_i`` [B] (and correctness [B]); ``accuracy``
 is the fraction of held-out problems answered correctly by greedy decoding (τ = 0), the
 number every chapter plot of ``eval/accuracy`` shows.
+
+``answers`` samples n answers per problem and ``answer_stats`` summarises them: accuracy,
+the share of answers that show their work (:func:`~ppo_grpo_lab.llm.scratchpad.is_worked`),
+the mean answer length in tokens (EOS included) and pass@k, the probability that at least one
+of k answers is correct, estimated without bias from n ≥ k samples with c correct
+(Chen et al. 2021):
+
+.. math::
+
+    \\text{pass@}k = \\mathbb E_q\\Big[1 - \\binom{n - c}{k} \\Big/ \\binom{n}{k}\\Big]
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from .sampling import generate
+from .scratchpad import is_worked
 from .tokenizer import EOS, CharTokenizer
 
-__all__ = ["score", "accuracy", "prompts_tensor"]
+__all__ = ["score", "accuracy", "prompts_tensor", "pass_at_k", "answers", "answer_stats"]
 
 
 def prompts_tensor(tok: CharTokenizer, problems, device=None) -> Tensor:
@@ -56,3 +68,78 @@ def accuracy(model, task, tok: CharTokenizer, problems, temperature: float = 0.0
         comps, _ = generate(model, prompts_tensor(tok, chunk, device), task.max_answer_len, temperature, gen)
         hits += int(score(task, tok, chunk, comps.cpu())[1].sum())
     return hits / max(1, len(problems))
+
+
+def pass_at_k(n: int, c, k: int):
+    """Unbiased pass@k, ``1 − C(n−c, k) / C(n, k)``, for n samples of which c are correct.
+
+    Computed as ``1 − Π_{i=n−c+1}^{n} (1 − k/i)`` (no large binomials). Worked examples:
+    n = 4, c = 1, k = 2 → 1 − 3/6 = 0.5; n = 8, c = 1, k = 8 → 1; c = 0 → 0.
+
+    Args:
+        n: samples per problem, n ≥ k.
+        c: correct samples, an int or an integer array (one entry per problem), 0 ≤ c ≤ n.
+        k: attempts allowed, 1 ≤ k ≤ n.
+
+    Returns:
+        a float (c an int) or a float array shaped like c.
+    """
+    if not (isinstance(k, (int, np.integer)) and isinstance(n, (int, np.integer)) and 1 <= k <= n):
+        raise ValueError(f"k, n: expected integers with 1 <= k <= n, got k={k!r}, n={n!r}")
+    c_arr = np.asarray(c)
+    if c_arr.size and (c_arr.min() < 0 or c_arr.max() > n):
+        raise ValueError(f"c: expected counts in [0, n={n}], got values in [{c_arr.min()}, {c_arr.max()}]")
+    out = np.empty(c_arr.shape)
+    for idx, ci in np.ndenumerate(c_arr):
+        out[idx] = 1.0 if n - ci < k else 1.0 - np.prod(1.0 - k / np.arange(n - ci + 1, n + 1))
+    return float(out) if c_arr.ndim == 0 else out
+
+
+@torch.no_grad()
+def answers(model, task, tok: CharTokenizer, problems, n: int = 1, temperature: float = 0.0, seed: int = 0,
+            batch_size: int = 1024) -> dict:
+    """n answers to each of P problems (greedy for τ = 0, then all n are the same).
+
+    Returns:
+        dict with ``text`` (P lists of n strings), ``correct`` and ``worked`` (bool Tensor, [P, n])
+        and ``length`` (float Tensor, [P, n]: answer tokens, EOS included).
+    """
+    if n < 1:
+        raise ValueError(f"n: expected an integer >= 1, got {n}")
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    rows = [p for p in problems for _ in range(n)]  # problem-major: row i·n + j is answer j to problem i
+    texts, correct, lengths = [], [], []
+    for i in range(0, len(rows), batch_size):
+        chunk = rows[i:i + batch_size]
+        comps, mask = generate(model, prompts_tensor(tok, chunk, device), task.max_answer_len, temperature, gen)
+        comps = comps.cpu()
+        texts += [tok.decode(r) for r in comps.tolist()]
+        correct.append(score(task, tok, chunk, comps)[1])
+        lengths.append(mask.sum(1).float().cpu())
+    P = len(problems)
+    return {"text": [texts[i * n:(i + 1) * n] for i in range(P)],
+            "correct": torch.cat(correct).view(P, n), "length": torch.cat(lengths).view(P, n),
+            "worked": torch.tensor([is_worked(t) for t in texts], dtype=torch.bool).view(P, n)}
+
+
+def answer_stats(ans: dict, ks=(1, 8), prefix: str = "eval/") -> dict[str, float]:
+    """Summary of :func:`answers`: ``accuracy`` (mean of ``correct``), ``worked_frac``, ``length``
+    (mean tokens) and ``pass@k`` for every k ≤ n, each under ``prefix``.
+
+    Args:
+        ans: dict with ``correct``, ``worked`` (bool Tensor, [P, n]) and ``length`` (Tensor, [P, n]).
+        ks: the k of pass@k; those larger than n are skipped.
+    """
+    correct = ans["correct"]
+    if correct.ndim != 2 or ans["worked"].shape != correct.shape or ans["length"].shape != correct.shape:
+        raise ValueError(f"ans: expected correct, worked and length of one shape [P, n], got "
+                         f"{tuple(correct.shape)}, {tuple(ans['worked'].shape)}, {tuple(ans['length'].shape)}")
+    n = correct.shape[1]
+    out = {f"{prefix}accuracy": correct.float().mean().item(), f"{prefix}worked_frac": ans["worked"].float().mean().item(),
+           f"{prefix}length": ans["length"].float().mean().item()}
+    c = correct.sum(1).numpy()
+    for k in ks:
+        if k <= n:
+            out[f"{prefix}pass@{k}"] = float(pass_at_k(n, c, k).mean())
+    return out
