@@ -9,6 +9,8 @@ generate            tempered sampling, KV cache, answer mask         sampling
 AdditionTask        "47+85=" → "132", carry-forgetting demos          tasks
 CountdownTask       "3,4,2>10=" → "3*4-2"                             tasks
 score, accuracy     rule-based rewards, held-out greedy accuracy     evaluation
+pass_at_k           unbiased pass@k, answer statistics               evaluation
+ScratchpadAddition  worked (column by column) or direct answers      scratchpad
 LMTrainer           the shared loop, checkpoints (save/load)         trainer
 SFTTrainer          imitation of imperfect demos → π_ref             sft
 grpo_loss           clipped ratio − β k3, grpo/dr_grpo/dapo          grpo_loss
@@ -23,7 +25,14 @@ to_hf, from_hf      TinyGPT ↔ transformers GPT2LMHeadModel           hf
 
 ``train_sft``, ``train_grpo`` and ``train_ppo_lm`` are the trainers' one-call forms.
 """
-from .evaluation import accuracy, prompts_tensor, score
+from .evaluation import (
+                           accuracy,
+                           answer_stats,
+                           answers,
+                           pass_at_k,
+                           prompts_tensor,
+                           score,
+)
 from .grpo import GRPOConfig, GRPOTrainer, train_grpo
 from .grpo_loss import grpo_loss
 from .hf import CausalLMAdapter, from_hf, to_hf, tokenizer_to_hf
@@ -56,6 +65,7 @@ from .reward_model import (
                            train_reward_model,
 )
 from .sampling import completion_log_probs, completion_mask, generate
+from .scratchpad import ScratchpadAddition, ScratchpadCountdown, final_answer, is_worked
 from .sft import SFTConfig, SFTTrainer, demo_batch, train_sft
 from .step_reward import StepTask, step_rewards, step_rewards_from_completions
 from .tasks import (
@@ -79,5 +89,6 @@ __all__ = [
     "no_carry_sum", "BOS", "EOS", "PAD", "CharTokenizer", "CausalLMAdapter", "from_hf", "to_hf", "tokenizer_to_hf",
     "RewardModel", "RewardModelConfig", "bradley_terry_loss", "pairwise_accuracy", "reward_fn", "train_reward_model",
     "SURFACES", "FlawedLabeller", "PreferencePairs", "demo_answers", "encode_answers", "make_pairs", "sample_answers",
-    "StepTask", "step_rewards", "step_rewards_from_completions",
+    "StepTask", "step_rewards", "step_rewards_from_completions", "answer_stats", "answers", "pass_at_k",
+    "ScratchpadAddition", "ScratchpadCountdown", "final_answer", "is_worked",
 ]
