@@ -177,7 +177,7 @@ def test_exercise_has_stub_reference_and_spec(name):
     with pytest.raises(NotImplementedError):
         stub(*spec.visible()[0].args)
     assert spec.chapter == CHAPTERS[name]
-    assert "Where to write it" in (module.__doc__ or ""), f"stub {name}: its module docstring says where to write it"
+    assert f'check("{name}")' in (module.__doc__ or ""), f"stub {name}: its module docstring says how to check the file"
 
 
 def test_a_wrong_cell_is_caught(tmp_path):
