@@ -206,3 +206,23 @@ def test_built_student_site_has_no_solution_text(tmp_path):
         if book.exists():
             assert not leaked(leak_markers(json.loads(book.read_text())), json.dumps(nb, ensure_ascii=False)), extra
     assert not (ROOT / "book" / "_build").exists()
+
+
+# -- the student's notebook goes back to the grader --------------------------------------------------
+
+def test_grader_grades_the_student_notebook_filled_in(stripped, tmp_path, capsys):
+    from ppo_grpo_lab.grade.__main__ import main
+
+    def grade(path: Path) -> str:
+        main(["--notebook", str(path), "--seed", "3", "--timeout", "60", "--json", "kl_k3"])
+        return json.loads(capsys.readouterr().out)["exercises"][0]["status"]
+
+    student = json.loads((stripped / "04_reference_kl.ipynb").read_text(encoding="utf-8"))
+    assert grade(stripped / "04_reference_kl.ipynb") == "not implemented"
+    answer = "log_rho = ref_log_probs - log_probs\n    return torch.exp(log_rho) - 1 - log_rho"
+    for cell in student["cells"]:
+        if "exercise" in cell["metadata"].get("tags", []):
+            cell["source"] = _src(cell).replace(SN.STUB_LINE, answer)
+    (tmp_path / "alice.ipynb").write_text(json.dumps(student), encoding="utf-8")
+    assert grade(tmp_path / "alice.ipynb") == "passed"
+    assert grade(BOOK / "04_reference_kl.ipynb") == "passed"  # the book's worked solution
