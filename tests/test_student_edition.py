@@ -9,6 +9,7 @@ solution as a whole.
 """
 from __future__ import annotations
 
+import ast
 import html
 import importlib.util
 import json
@@ -226,3 +227,66 @@ def test_grader_grades_the_student_notebook_filled_in(stripped, tmp_path, capsys
     (tmp_path / "alice.ipynb").write_text(json.dumps(student), encoding="utf-8")
     assert grade(tmp_path / "alice.ipynb") == "passed"
     assert grade(BOOK / "04_reference_kl.ipynb") == "passed"  # the book's worked solution
+
+
+def _bound(tree: ast.AST) -> set[str]:
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            out |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return out
+
+
+def _loaded(tree: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _parse(src: str) -> ast.AST:
+    return ast.parse(re.sub(r"(?m)^(\s*)[%!].*$", r"\1pass", src))
+
+
+def runs_without_solutions(nb: dict) -> list[str]:
+    """What breaks when the student edition runs: a name bound only in a removed ``solution`` cell and
+    used later, or an exercise function (now a stub that raises) called by a later cell."""
+    problems, lost, stubs = [], set(), set()
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        tree = _parse(_src(cell))
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "solution" in tags:
+            lost |= _bound(tree)
+            continue
+        bound = _bound(tree)  # a cell that binds a name and uses it is taken to bind it first
+        lost -= bound
+        used = _loaded(tree)
+        if used & lost:
+            problems.append(f"cell {i} uses {sorted(used & lost)}, bound only in a removed 'solution' cell")
+        calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        if "exercise" not in tags and calls & (stubs - bound):
+            problems.append(f"cell {i} calls {sorted(calls & (stubs - bound))}, a stub in the student edition")
+        stubs -= bound
+        if "exercise" in tags:
+            stubs |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    return problems
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_student_edition_runs_without_the_solutions(path):
+    problems = runs_without_solutions(json.loads(path.read_text(encoding="utf-8")))
+    assert not problems, f"{path.name}: the student edition would fail: {problems}"
+
+
+def test_the_run_check_can_fail():
+    def code(src, tags=()):
+        return {"cell_type": "code", "metadata": {"tags": list(tags)}, "source": src}
+    nb = {"cells": [code("def gae(r):\n    ### BEGIN SOLUTION\n    return r\n    ### END SOLUTION", ["exercise"]),
+                    code("from pkg import _gae as kernel", ["solution"]),
+                    code("print(kernel(1), gae(2))")]}
+    assert len(runs_without_solutions(nb)) == 2
+    nb["cells"][2] = code("from pkg import gae, _gae as kernel\nprint(kernel(1), gae(2))")
+    assert not runs_without_solutions(nb)
