@@ -36,7 +36,7 @@ import torch
 
 from ppo_grpo_lab.exercises import CHAPTERS, NAMES
 from ppo_grpo_lab.exercises import references as R
-from ppo_grpo_lab.grade import EXERCISES, check
+from ppo_grpo_lab.grade import EXERCISES
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"

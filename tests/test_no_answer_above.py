@@ -24,11 +24,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from test_exercise_cells import exercise_cell
 
 from ppo_grpo_lab.exercises import CHAPTERS, NAMES
 from ppo_grpo_lab.exercises import references as R
-
-from test_exercise_cells import exercise_cell
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 

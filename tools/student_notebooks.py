@@ -174,7 +174,8 @@ def strip_notebook(nb: dict, name: str = "notebook") -> dict:
 
 def solution_texts(nb: dict, name: str = "notebook") -> list[str]:
     """Every solution text of a book notebook: marked code regions (markers excluded), ``{solution}``
-    block contents, gated solutions and ``solution``-tagged cells. What a student edition must not contain."""
+    block contents, gated solutions and ``solution``-tagged cells. What a student edition must not contain.
+    """
     out = []
     for i, cell in enumerate(nb.get("cells", [])):
         src = _source(cell)

@@ -190,9 +190,11 @@ class PPOLMTrainer(LMTrainer):
         self.meter = SavedTensorMeter([self.model, self.critic, self.reference])
 
     def models(self):
+        """The modules a checkpoint stores, by name."""
         return {"policy": self.model, "critic": self.critic, "reference": self.reference}
 
     def optimizers(self):
+        """The optimisers a checkpoint stores, by name."""
         return {"policy": self.optimizer, "critic": self.critic_optimizer}
 
     @classmethod
