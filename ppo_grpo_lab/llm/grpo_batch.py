@@ -10,7 +10,7 @@ and scores them. The training reward is the task's checker or, when given, a rew
 Dynamic sampling (DAPO, Yu et al. 2025): a group whose G rewards are all equal has advantage 0 for every
 answer and only dilutes the batch. With ``dynamic_sampling`` on, rounds are sampled until B groups with
 spread (max > min) are found, or until ``max_resample_rounds`` extra rounds were drawn; the trained batch is
-the first B groups with spread in sampling order, topped up, if the cap was hit, with zero-spread groups
+the first B groups with spread, topped up, if the cap was hit, with the first zero-spread groups
 (advantage 0: they change no gradient direction, only the ``grpo``/``bnpo`` averages' denominators). The
 decisions are taken on the rewards gathered from all processes, so every process keeps the same groups; the
 sampled answers are gathered too, and each process then trains on its share (questions q0 … q0+k−1) of the
@@ -103,21 +103,21 @@ def _round(trainer, gather_completions: bool) -> dict:
 
 
 def keep_groups(spread: Tensor, n_keep: int) -> Tensor:
-    """Indices of the groups to train on: the first ``n_keep`` with spread, in order, then (if there are
-    fewer) the first groups without.
+    """Indices of the groups to train on, in sampling order: the first ``n_keep`` with spread and, if there
+    are fewer, the first groups without.
 
     Args:
         spread: (bool Tensor, [M]) True where a group's rewards are not all equal; M ≥ n_keep.
         n_keep: B, groups in the trained batch.
 
     Returns:
-        (LongTensor, [B]). Example: spread [F, T, F, T, T], B = 2 → [1, 3]; spread [F, T, F], B = 2 → [1, 0].
+        (LongTensor, [B]). Example: spread [F, T, F, T, T], B = 2 → [1, 3]; spread [F, T, F], B = 2 → [0, 1].
     """
     if spread.ndim != 1 or spread.dtype != torch.bool or spread.numel() < n_keep:
         raise ValueError(f"spread: expected a bool Tensor [M] with M >= {n_keep}, got {spread.dtype} "
                          f"{tuple(spread.shape)}")
     with_spread, without = spread.nonzero().flatten(), (~spread).nonzero().flatten()
-    return torch.cat([with_spread[:n_keep], without[:max(0, n_keep - with_spread.numel())]])
+    return torch.cat([with_spread[:n_keep], without[:max(0, n_keep - with_spread.numel())]]).sort().values
 
 
 def collect_groups(trainer) -> GroupBatch:
