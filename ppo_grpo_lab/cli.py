@@ -14,7 +14,8 @@ with ``--set total_timesteps=...`` or ``--set num_updates=...``). Ctrl-C stops a
 update and saves; a second Ctrl-C stops at once and keeps the last checkpoint. GRPO starts with a
 supervised warm-up (``--sft-steps``, default ``SFTConfig().num_updates``) that gives the policy and
 its frozen reference; its summary names the held-out accuracy before and after GRPO and warns when
-the collapse watchdog fired. Under ``torchrun`` only rank 0 writes files.
+the collapse watchdog fired. Under ``torchrun`` only rank 0 writes files. ``--tensorboard DIR`` also writes
+the metrics (the CSV's names) as TensorBoard event files, ``--wandb PROJECT`` to Weights & Biases.
 
 ``--set key=value`` sets one field of the trainer's config dataclass (``PPOConfig`` or
 ``GRPOConfig``; values are parsed as JSON where possible: ``3e-4``, ``true``, ``null``,
