@@ -11,7 +11,8 @@ at the record's ``step`` (environment steps for PPO, updates for the language-mo
     tb.close()
 
 Under ``torchrun`` only rank 0 forwards (the records are the same on every rank). Attach again after
-``Trainer.load`` (a loaded trainer has a fresh History). TensorBoard needs the ``tensorboard`` package
+``Trainer.load`` (a loaded trainer has a fresh History); :func:`write_history` sends a finished History
+(e.g. from ``train_bandit``). TensorBoard needs the ``tensorboard`` package
 (``pip install "ppo-grpo-lab[tensorboard]"``); W&B needs ``wandb``.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Mapping, Protocol
 
 from .history import History
 
-__all__ = ["MetricLogger", "LoggedHistory", "TensorBoardLogger", "WandbLogger", "attach"]
+__all__ = ["MetricLogger", "LoggedHistory", "TensorBoardLogger", "WandbLogger", "attach", "write_history"]
 
 
 class MetricLogger(Protocol):
@@ -59,10 +60,16 @@ def attach(trainer, logger: MetricLogger, replay: bool = False) -> MetricLogger:
         hist = LoggedHistory(records=hist.records)  # the same list: nothing is copied or lost
         trainer.history = hist
     if replay:
-        for rec in hist.records:
-            logger.log(rec["step"], {k: v for k, v in rec.items() if k != "step"})
+        write_history(hist, logger)
     hist.loggers.append(logger)
     return logger
+
+
+def write_history(history: History, logger: MetricLogger) -> None:
+    """Send every record of a finished History to ``logger`` (for functions that return one, such as
+    ``train_bandit``, or a GRPO trainer's ``sft_history``)."""
+    for rec in history.records:
+        logger.log(rec["step"], {k: v for k, v in rec.items() if k != "step"})
 
 
 class TensorBoardLogger:

@@ -8,7 +8,8 @@ import types
 
 import pytest
 
-from ppo_grpo_lab.loggers import LoggedHistory, TensorBoardLogger, attach
+from ppo_grpo_lab import History
+from ppo_grpo_lab.loggers import LoggedHistory, TensorBoardLogger, attach, write_history
 
 TINY_PPO = ["--set", "num_envs=2", "--set", "num_steps=32", "--set", "update_epochs=1", "--set", "num_minibatches=2",
             "--set", "hidden_sizes=[16]", "--set", "total_timesteps=256", "--no-progress"]
@@ -48,6 +49,10 @@ def test_attach_forwards_new_records_and_keeps_the_old_ones():
     assert spy.seen == [(3, {"loss/policy": 1.5})]
     assert replayed.seen == [(0, {"eval/accuracy": 0.5}), (3, {"loss/policy": 1.5})]
     assert len(trainer.history) == 2 and trainer.history.last("loss/policy") == 1.5
+    done = History()
+    done.log(5, {"reward/mean": 0.25})
+    write_history(done, spy)
+    assert spy.seen[-1] == (5, {"reward/mean": 0.25})
     other = types.SimpleNamespace(rank=1, history=LoggedHistory())
     attach(other, Spy())
     assert other.history.loggers == []  # only rank 0 forwards
