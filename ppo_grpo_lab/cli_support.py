@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 __all__ = ["UsageError", "Unavailable", "parse_overrides", "build_config", "out_dir", "write_outputs",
-           "save_atomic", "StopAfterUpdate", "progress_bar", "canonical", "check_device", "fields_epilog"]
+           "save_atomic", "StopAfterUpdate", "progress_bar", "canonical", "check_device", "fields_epilog",
+           "check_loggers", "open_loggers"]
 
 
 class UsageError(ValueError):
@@ -213,3 +214,30 @@ def fields_epilog(module: str, name: str) -> str:
     items = [f"{f.name}={f.default!r}" for f in dataclasses.fields(cls) if f.name != "progress"]
     body = textwrap.fill(", ".join(items), width=100, initial_indent="  ", subsequent_indent="  ")
     return f"{name} fields for --set / --config (defaults; ranges in the API reference):\n{body}"
+
+
+# ----------------------------------------------------------------------------- TensorBoard, W&B
+
+def check_loggers(args) -> None:
+    """Raise :class:`Unavailable` before any training when ``--tensorboard``/``--wandb`` lack their package."""
+    import importlib.util
+
+    for flag, module, pip in (("tensorboard", "tensorboard", "tensorboard"), ("wandb", "wandb", "wandb")):
+        if getattr(args, flag, None) and importlib.util.find_spec(module) is None:
+            raise Unavailable(f"--{flag}: needs the '{pip}' package: pip install {pip}"
+                              + (' (or pip install "ppo-grpo-lab[tensorboard]")' if flag == "tensorboard" else ""))
+
+
+def open_loggers(trainer, args, run_config: dict) -> list:
+    """Attach ``--tensorboard DIR`` and ``--wandb PROJECT`` to ``trainer`` (rank 0); returns them, to close.
+    A new run sends the records it already has (step 0) too; a resumed one only what follows."""
+    if trainer.rank != 0:
+        return []
+    from .loggers import TensorBoardLogger, WandbLogger, attach
+
+    loggers = []
+    if getattr(args, "tensorboard", None):
+        loggers.append(attach(trainer, TensorBoardLogger(args.tensorboard), replay=not args.resume))
+    if getattr(args, "wandb", None):
+        loggers.append(attach(trainer, WandbLogger(args.wandb, config=run_config), replay=not args.resume))
+    return loggers
