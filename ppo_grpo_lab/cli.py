@@ -35,9 +35,22 @@ import json
 import sys
 from typing import Sequence
 
-from .cli_support import (StopAfterUpdate, Unavailable, UsageError, build_config, canonical, check_device,
-                          check_loggers, fields_epilog, open_loggers, out_dir, parse_overrides, progress_bar,
-                          save_atomic, write_outputs)
+from .cli_support import (
+    StopAfterUpdate,
+    Unavailable,
+    UsageError,
+    build_config,
+    canonical,
+    check_device,
+    check_loggers,
+    fields_epilog,
+    open_loggers,
+    out_dir,
+    parse_overrides,
+    progress_bar,
+    save_atomic,
+    write_outputs,
+)
 
 __all__ = ["main", "parse_overrides", "build_config", "UsageError"]
 
@@ -69,7 +82,8 @@ def check_env(env_id: str) -> None:
 
 def _drive(trainer, total: int, done, args, ckpt, desc: str, postfix=None, loggers=()) -> int:
     """Train one update at a time up to ``total`` with a bar and a checkpoint every ``--checkpoint-every``
-    updates and at the end (rank 0 writes); ``done()`` reads the trainer's update count. Returns the status."""
+    updates and at the end (rank 0 writes); ``done()`` reads the trainer's update count. Returns the status.
+    """
     rank0 = trainer.rank == 0
     every = args.checkpoint_every or max(1, total // 10)
     bar = progress_bar(total, done(), desc, not args.no_progress and rank0)
@@ -98,7 +112,8 @@ def _drive(trainer, total: int, done, args, ckpt, desc: str, postfix=None, logge
 
 def _resume_overrides(out, args, overrides, key: str, resumable: Sequence[str]) -> dict:
     """The saved ``config.json`` of the run in ``out``; refuses a different ``--env``/``--task`` and
-    fields that cannot change on ``--resume``."""
+    fields that cannot change on ``--resume``.
+    """
     saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
     given = getattr(args, key)
     if given not in (None, saved[key]):

@@ -28,9 +28,11 @@ __all__ = ["MetricLogger", "LoggedHistory", "TensorBoardLogger", "WandbLogger", 
 class MetricLogger(Protocol):
     """Anything with ``log(step, metrics)`` and ``close()``."""
 
-    def log(self, step: int, metrics: Mapping[str, float]) -> None: ...
+    def log(self, step: int, metrics: Mapping[str, float]) -> None:
+        """Record ``metrics`` at ``step``."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Flush and release the backend."""
 
 
 @dataclass
@@ -40,6 +42,7 @@ class LoggedHistory(History):
     loggers: list = field(default_factory=list)
 
     def log(self, step: int, metrics: Mapping[str, object] | None = None, **kw: object) -> None:
+        """Log to the History, then forward the record to the attached logger."""
         super().log(step, metrics, **kw)
         rec = self.records[-1]
         values = {k: v for k, v in rec.items() if k != "step"}
@@ -67,7 +70,8 @@ def attach(trainer, logger: MetricLogger, replay: bool = False) -> MetricLogger:
 
 def write_history(history: History, logger: MetricLogger) -> None:
     """Send every record of a finished History to ``logger`` (for functions that return one, such as
-    ``train_bandit``, or a GRPO trainer's ``sft_history``)."""
+    ``train_bandit``, or a GRPO trainer's ``sft_history``).
+    """
     for rec in history.records:
         logger.log(rec["step"], {k: v for k, v in rec.items() if k != "step"})
 
@@ -93,10 +97,12 @@ class TensorBoardLogger:
         self.writer = SummaryWriter(log_dir=self.log_dir, flush_secs=flush_secs)
 
     def log(self, step: int, metrics: Mapping[str, float]) -> None:
+        """Write each metric as a scalar with its History name as the tag."""
         for key, value in metrics.items():
             self.writer.add_scalar(key, float(value), int(step))
 
     def close(self) -> None:
+        """Flush the event file and close the writer."""
         self.writer.flush()
         self.writer.close()
 
@@ -116,7 +122,9 @@ class WandbLogger:
         self.run = wandb.init(project=project, config=config, **init_kwargs)
 
     def log(self, step: int, metrics: Mapping[str, float]) -> None:
+        """Send the metrics to the W&B run at ``step``."""
         self.run.log(dict(metrics), step=int(step))
 
     def close(self) -> None:
+        """Finish the W&B run."""
         self.run.finish()

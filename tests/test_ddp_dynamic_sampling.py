@@ -6,9 +6,9 @@ import math
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from test_ddp_grpo import _comparable, _free_port, _max_diff, _setup
 
 from ppo_grpo_lab.llm import GRPOConfig, SFTConfig, TinyGPT, train_grpo, train_sft
-from test_ddp_grpo import _comparable, _free_port, _max_diff, _setup
 
 CFG = dict(num_updates=3, batch_size=32, group_size=8, beta=0.04, learning_rate=3e-3, temperature=0.5, seed=0,
            progress=False, eval_every=0, device="cpu", dynamic_sampling=True, max_resample_rounds=6)

@@ -55,7 +55,8 @@ class GroupBatch:
 
     def metrics(self) -> dict[str, Tensor | int]:
         """``reward/*``, ``stats/zero_std_frac`` (sampled groups, before filtering), ``stats/batch_zero_std_frac``
-        (trained groups), ``stats/resample_rounds`` and ``completion/length`` (see :class:`GRPOTrainer`)."""
+        (trained groups), ``stats/resample_rounds`` and ``completion/length`` (see :class:`GRPOTrainer`).
+        """
         s, G = self.sampled, self.rewards.shape[1]
         acc = s["correct"].float().mean()
         return {"reward/mean": s["rewards"].mean(), "reward/std": s["rewards"].std(), "reward/accuracy": acc,

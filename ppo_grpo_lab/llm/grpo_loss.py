@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import as_bool_mask, as_tensor, check_choice, check_clip_eps, check_finite, check_ndim, check_range
-from .._checks import check_same_shape
+from .._checks import (
+    as_bool_mask,
+    as_tensor,
+    check_choice,
+    check_clip_eps,
+    check_finite,
+    check_ndim,
+    check_range,
+    check_same_shape,
+)
 from ..aggregation import AGGREGATIONS, _aggregate, _check_max_completion_length, _masked_mean
 from ..kl import _kl_k3
 from ..surrogate import _clip_statistics, _clipped_objective

@@ -78,6 +78,7 @@ class LMTrainer:
         raise NotImplementedError
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimisers a checkpoint stores, by name (subclasses define them)."""
         raise NotImplementedError
 
     def _update(self) -> dict[str, Any]:
@@ -92,6 +93,7 @@ class LMTrainer:
 
     @property
     def policy(self) -> TinyGPT:
+        """The model being trained (the first of :meth:`models`)."""
         return next(iter(self.models().values()))
 
     # ------------------------------------------------------------- the loop
@@ -154,7 +156,8 @@ class LMTrainer:
     def load(cls, path: str, task, tok, eval_problems=None, **overrides) -> "LMTrainer":
         """Rebuild a trainer from :meth:`save`; ``overrides`` replace config fields (e.g. a larger
         ``num_updates`` to continue further, ``progress=False``). Raises
-        :class:`~ppo_grpo_lab.checkpoint.CheckpointError` for a file of another kind or a tampered one."""
+        :class:`~ppo_grpo_lab.checkpoint.CheckpointError` for a file of another kind or a tampered one.
+        """
         ckpt = load_checkpoint(path, cls.kind)
         name = getattr(task, "name", type(task).__name__)
         if ckpt["task"] != name:
