@@ -27,7 +27,6 @@ one and two processes without changing the model's outputs.
 """
 from __future__ import annotations
 
-import copy
 import warnings
 from dataclasses import dataclass
 from typing import ClassVar
@@ -45,7 +44,7 @@ from .memory import SavedTensorMeter
 from .model import GPTConfig, TinyGPT
 from .sampling import completion_log_probs
 from .sft import SFTConfig, SFTTrainer
-from .trainer import LMTrainer
+from .trainer import LMTrainer, policy_and_reference
 from .watchdog import COLLAPSE_HINT, is_collapsed
 
 __all__ = ["GRPOConfig", "GRPOTrainer", "train_grpo"]
@@ -173,12 +172,8 @@ class GRPOTrainer(LMTrainer):
                              f"processes, got batch_size={cfg.batch_size}; use a multiple of {R * cfg.group_size}")
         self.q_local = n_q // R  # this rank's questions: q0 … q0+q_local−1
         self.q0 = self.rank * self.q_local
-        if policy is None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(cfg.seed)
-                policy = TinyGPT(model_config if model_config is not None else GPTConfig(vocab_size=tok.vocab_size))
-        self.model = policy.to(self.device).train()
-        self.reference = (reference if reference is not None else copy.deepcopy(policy)).to(self.device).eval()
+        self.model, self.reference = policy_and_reference(policy, reference, model_config, tok.vocab_size, cfg.seed,
+                                                          self.device)
         for module in (self.model, self.reference):  # every rank starts from rank 0's weights
             ddp.broadcast_module(module)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
