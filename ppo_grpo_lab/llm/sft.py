@@ -36,7 +36,8 @@ class SFTConfig(TrainerConfig):
     Attributes:
         num_updates: optimizer steps, 200–2000 (seconds on a CPU).
         batch_size: demonstrations per step, 64–512.
-        learning_rate: α, peak AdamW learning rate (warm-up over 50 steps, then linear decay), 1e-3–3e-3 here.
+        learning_rate: α, peak AdamW learning rate (warm-up over 50 steps, then linear decay), 1e-3–3e-3 here
+            (3e-3: Countdown reaches 0.66 held-out greedy accuracy in 600 steps, seed 0).
         error_rate: probability a demonstration carries the task's systematic mistake, 0–0.9; None (the
             default) takes the task's ``demo_error_rate`` (addition 0.7: a start that forgets most carries,
             so greedy answers are consistently wrong on carry problems and GRPO has them to fix; countdown
@@ -48,7 +49,7 @@ class SFTConfig(TrainerConfig):
 
     num_updates: int = 600
     batch_size: int = 256
-    learning_rate: float = 2e-3
+    learning_rate: float = 3e-3
     error_rate: float | None = None
     eval_every: int = 0
 
