@@ -7,19 +7,19 @@ validates in ``__post_init__`` through :mod:`ppo_grpo_lab._checks`.
 
 One name per symbol, across all configs (the table on the API page):
 
-=================  ============================  =================================================
-symbol             field                         meaning
-=================  ============================  =================================================
-α                  ``learning_rate``             Adam step size (``critic_learning_rate`` for V_ψ)
-μ (GRPO), K (PPO)  ``update_epochs``             optimisation passes over each batch
-β                  ``beta``                      weight of the KL penalty to π_ref
-γ                  ``gamma``                     discount
-λ                  ``gae_lambda``                GAE's trace parameter
+=================  ===============================  ===================================================
+symbol             field                            meaning
+=================  ===============================  ===================================================
+α                  ``learning_rate``                Adam step size (``critic_learning_rate`` for V_ψ)
+μ (GRPO), K (PPO)  ``update_epochs``                optimisation passes over each batch
+β                  ``beta``                         weight of the KL penalty to π_ref
+γ                  ``gamma``                        discount
+λ                  ``gae_lambda``                   GAE's trace parameter
 ε, ε_high          ``clip_eps``, ``clip_eps_high``  ratio clip range (``None``: symmetric)
-ε_v                ``value_clip_eps``            value clip range (``None``: off)
-(none)             ``adv_scale``                 advantage scaling: ``group`` / ``batch`` / ``none``
-(none)             ``num_updates``               outer iterations (PPO: ``total_timesteps`` instead)
-=================  ============================  =================================================
+ε_v                ``value_clip_eps``               value clip range (``None``: off)
+(none)             ``adv_scale``                    advantage scaling: ``group`` / ``batch`` / ``none``
+(none)             ``num_updates``                  outer iterations (PPO: ``total_timesteps`` instead)
+=================  ===============================  ===================================================
 
 Old names (``lr``, ``mu``, ``epochs``, ``kl_beta``, ``lam``, ``scale``, ``group_scale``,
 ``steps``, ...) are accepted for one release with a :class:`FutureWarning`; each config lists

@@ -1,28 +1,28 @@
 """Part III: GRPO (and PPO with a critic) on a toy language model that trains on a CPU.
 
-==================  ===============================================  ==============
-name                what                                             module
-==================  ===============================================  ==============
-CharTokenizer       characters ↔ token ids, PAD/BOS/EOS              tokenizer
-TinyGPT, GPTConfig  causal transformer with KV cache (+ value head)  model
-generate            tempered sampling, KV cache, answer mask         sampling
-AdditionTask        "47+85=" → "132", carry-forgetting demos          tasks
-CountdownTask       "3,4,2>10=" → "3*4-2"                             tasks
-score, accuracy     rule-based rewards, held-out greedy accuracy     evaluation
-pass_at_k           unbiased pass@k, answer statistics               evaluation
-ScratchpadAddition  worked (column by column) or direct answers      scratchpad
-LMTrainer           the shared loop, checkpoints (save/load)         trainer
-SFTTrainer          imitation of imperfect demos → π_ref             sft
-grpo_loss           clipped ratio − β k3, grpo/dr_grpo/dapo          grpo_loss
-GRPOTrainer         G samples per prompt, group advantages           grpo
-PPOLMTrainer        critic, token-level GAE, KL-in-reward            ppo
-is_collapsed        the collapse watchdog                            watchdog
-RewardModel         TinyGPT trunk + scalar head, Bradley–Terry loss  reward_model
-FlawedLabeller      preference pairs judged with a known flaw        preferences
-step_rewards        per-step checks of a worked answer (0/1)         step_reward
-process_advantage_fn  GRPO with process supervision (advantage hook)  process_hooks
-to_hf, from_hf      TinyGPT ↔ transformers GPT2LMHeadModel           hf
-==================  ===============================================  ==============
+====================  ===============================================  ==============
+name                  what                                             module
+====================  ===============================================  ==============
+CharTokenizer         characters ↔ token ids, PAD/BOS/EOS              tokenizer
+TinyGPT, GPTConfig    causal transformer with KV cache (+ value head)  model
+generate              tempered sampling, KV cache, answer mask         sampling
+AdditionTask          "47+85=" → "132", carry-forgetting demos         tasks
+CountdownTask         "3,4,2>10=" → "3*4-2"                            tasks
+score, accuracy       rule-based rewards, held-out greedy accuracy     evaluation
+pass_at_k             unbiased pass@k, answer statistics               evaluation
+ScratchpadAddition    worked (column by column) or direct answers      scratchpad
+LMTrainer             the shared loop, checkpoints (save/load)         trainer
+SFTTrainer            imitation of imperfect demos → π_ref             sft
+grpo_loss             clipped ratio − β k3, grpo/dr_grpo/dapo          grpo_loss
+GRPOTrainer           G samples per prompt, group advantages           grpo
+PPOLMTrainer          critic, token-level GAE, KL-in-reward            ppo
+is_collapsed          the collapse watchdog                            watchdog
+RewardModel           TinyGPT trunk + scalar head, Bradley–Terry loss  reward_model
+FlawedLabeller        preference pairs judged with a known flaw        preferences
+step_rewards          per-step checks of a worked answer (0/1)         step_reward
+process_advantage_fn  GRPO with process supervision (advantage hook)   process_hooks
+to_hf, from_hf        TinyGPT ↔ transformers GPT2LMHeadModel           hf
+====================  ===============================================  ==============
 
 ``train_sft``, ``train_grpo`` and ``train_ppo_lm`` are the trainers' one-call forms.
 """

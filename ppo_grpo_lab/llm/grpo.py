@@ -190,7 +190,8 @@ class GRPOTrainer(LMTrainer):
         """Warm-start: train a fresh model with SFT (:class:`~ppo_grpo_lab.llm.sft.SFTTrainer`), then GRPO from
         it against a frozen copy of it (π_ref). The SFT run's History is ``sft_history``; the GRPO History
         starts with ``sft/final_loss`` at step 0. ``sft_config`` defaults to ``SFTConfig()`` with this
-        config's ``seed``, ``device`` and ``progress``."""
+        config's ``seed``, ``device`` and ``progress``.
+        """
         config = config if config is not None else GRPOConfig()
         if sft_config is None:
             sft_config = SFTConfig(seed=config.seed, device=config.device, progress=config.progress)
@@ -203,9 +204,11 @@ class GRPOTrainer(LMTrainer):
         return trainer
 
     def models(self):
+        """The modules a checkpoint stores, by name."""
         return {"policy": self.model, "reference": self.reference}
 
     def optimizers(self):
+        """The optimisers a checkpoint stores, by name."""
         return {"policy": self.optimizer}
 
     @classmethod

@@ -118,9 +118,11 @@ class SFTTrainer(LMTrainer):
             self.optimizer, lambda s: min(1.0, (s + 1) / 50) * max(0.05, 1 - s / K))
 
     def models(self):
+        """The modules a checkpoint stores, by name."""
         return {"policy": self.model}
 
     def optimizers(self):
+        """The optimisers a checkpoint stores, by name."""
         return {"policy": self.optimizer}
 
     def _extra_state(self):

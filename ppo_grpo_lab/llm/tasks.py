@@ -215,7 +215,7 @@ class CountdownTask(_Task):
         return expr
 
     def is_formatted(self, text):
-        """True for n one-digit numbers joined by + - *."""
+        """True for n one-digit numbers joined by ``+``, ``-`` or ``*``."""
         return re.fullmatch(r"[1-9](?:[+\-*][1-9]){%d}" % (self.n_numbers - 1), text) is not None
 
     def is_correct(self, problem, text):

@@ -185,7 +185,8 @@ class LMTrainer:
 def policy_and_reference(policy: TinyGPT | None, reference: TinyGPT | None, model_config: GPTConfig | None,
                          vocab_size: int, seed: int, device: torch.device) -> tuple[TinyGPT, TinyGPT]:
     """The trained policy (a fresh :class:`TinyGPT` seeded with ``seed`` when ``policy`` is None) in train
-    mode, and the frozen reference (a copy of the policy when ``reference`` is None) in eval mode, on ``device``."""
+    mode, and the frozen reference (a copy of the policy when ``reference`` is None) in eval mode, on ``device``.
+    """
     if policy is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

@@ -2,20 +2,20 @@
 
 Each implementation detail that chapter 9 discusses maps to one field:
 
-=============================  =====================================  ==========================
-detail                         what it does                           field
-=============================  =====================================  ==========================
-orthogonal initialisation      hidden layers gain √2, policy head     (always on, see agent.py)
+=============================  ======================================  =======================================
+detail                         what it does                            field
+=============================  ======================================  =======================================
+orthogonal initialisation      hidden layers gain √2, policy head      (always on, see agent.py)
                                0.01, value head 1
-advantage normalisation        Â ← (Â − mean) / (std + 1e-8) per      ``norm_adv``
+advantage normalisation        Â ← (Â − mean) / (std + 1e-8) per       ``norm_adv``
                                minibatch (unbiased std)
-learning-rate annealing        α decays linearly over the updates     ``anneal_lr``
+learning-rate annealing        α decays linearly over the updates      ``anneal_lr``
                                (schedule: see ``anneal_lr``)
-global gradient clipping       ‖g‖ ≤ max_grad_norm                    ``max_grad_norm``
-minibatches and epochs         K_e epochs over M shuffled minibatches ``update_epochs``, ``num_minibatches``
-value clipping (optional)      critic kept within ε_v of V_old        ``value_clip_eps``
-early stop on KL (optional)    stop the epochs when KL > target       ``target_kl``
-=============================  =====================================  ==========================
+global gradient clipping       ‖g‖ ≤ max_grad_norm                     ``max_grad_norm``
+minibatches and epochs         K_e epochs over M shuffled minibatches  ``update_epochs``, ``num_minibatches``
+value clipping (optional)      critic kept within ε_v of V_old         ``value_clip_eps``
+early stop on KL (optional)    stop the epochs when KL > target        ``target_kl``
+=============================  ======================================  =======================================
 
 The names follow the package's one vocabulary (:mod:`ppo_grpo_lab.config`). Deprecated:
 ``clip_vloss`` + ``vf_clip`` (one switch and one range) became ``value_clip_eps`` (``None`` = off):
