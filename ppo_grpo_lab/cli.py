@@ -39,9 +39,11 @@ from .cli_support import (
     StopAfterUpdate,
     Unavailable,
     UsageError,
+    accuracy_summary,
     build_config,
     canonical,
     check_device,
+    check_env,
     check_loggers,
     fields_epilog,
     open_loggers,
@@ -55,29 +57,6 @@ from .cli_support import (
 __all__ = ["main", "parse_overrides", "build_config", "UsageError"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-def check_env(env_id: str) -> None:
-    """Raise :class:`UsageError` unless ``env_id`` is a registered env whose spaces PPO supports."""
-    import gymnasium as gym
-
-    from . import envs  # noqa: F401  (registers ppo_grpo_lab/... ids)
-    from .ppo.agent import check_spaces
-
-    if env_id not in gym.registry:
-        close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; e.g. CartPole-v1, Acrobot-v1, Pendulum-v1"
-        raise UsageError(f"--env: {env_id!r} is not a registered Gymnasium environment{hint}")
-    try:
-        env = gym.make(env_id)
-    except Exception as exc:  # missing optional dependency (box2d, mujoco...), bad kwargs
-        raise UsageError(f"--env: {env_id} could not be created: {type(exc).__name__}: {exc}") from None
-    try:
-        check_spaces(env.observation_space, env.action_space)
-    except ValueError as exc:
-        raise UsageError(f"--env {env_id}: {exc}") from None
-    finally:
-        env.close()
 
 
 def _drive(trainer, total: int, done, args, ckpt, desc: str, postfix=None, loggers=()) -> int:
@@ -238,19 +217,12 @@ def _run_grpo(args) -> int:
     if trainer.rank != 0:
         return status
     files = write_outputs(out, trainer.history, GRPO_PLOTS, f"GRPO on {task_name}")
-    print(f"GRPO on {task_name}: {trainer.step}/{K} updates, {_accuracy_summary(trainer.history)}")
+    print(f"GRPO on {task_name}: {trainer.step}/{K} updates, {accuracy_summary(trainer.history)}")
     if trainer.collapse_message:
         print(f"warning: {trainer.collapse_message}")
     print(f"wrote {out}/: config.json, {', '.join(files)}, checkpoint.pt"
           + ("" if status == EXIT_OK else " (interrupted: continue with --resume)"))
     return status
-
-
-def _accuracy_summary(history) -> str:
-    if "eval/accuracy" not in history.keys():
-        return "not evaluated"
-    steps, acc = history.series("eval/accuracy")
-    return f"held-out greedy accuracy {acc[0]:.3f} (update {steps[0]}) -> {acc[-1]:.3f} (update {steps[-1]})"
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["UsageError", "Unavailable", "parse_overrides", "build_config", "out_dir", "write_outputs",
+__all__ = ["UsageError", "check_env", "accuracy_summary", "Unavailable", "parse_overrides", "build_config", "out_dir", "write_outputs",
            "save_atomic", "StopAfterUpdate", "progress_bar", "canonical", "check_device", "fields_epilog",
            "check_loggers", "open_loggers"]
 
@@ -248,3 +248,33 @@ def open_loggers(trainer, args, run_config: dict) -> list:
     if getattr(args, "wandb", None):
         loggers.append(attach(trainer, WandbLogger(args.wandb, config=run_config), replay=not args.resume))
     return loggers
+
+
+def check_env(env_id: str) -> None:
+    """Raise :class:`UsageError` unless ``env_id`` is a registered env whose spaces PPO supports."""
+    import gymnasium as gym
+
+    from .ppo.agent import check_spaces
+
+    if env_id not in gym.registry:
+        close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; e.g. CartPole-v1, Acrobot-v1, Pendulum-v1"
+        raise UsageError(f"--env: {env_id!r} is not a registered Gymnasium environment{hint}")
+    try:
+        env = gym.make(env_id)
+    except Exception as exc:  # missing optional dependency (box2d, mujoco...), bad kwargs
+        raise UsageError(f"--env: {env_id} could not be created: {type(exc).__name__}: {exc}") from None
+    try:
+        check_spaces(env.observation_space, env.action_space)
+    except ValueError as exc:
+        raise UsageError(f"--env {env_id}: {exc}") from None
+    finally:
+        env.close()
+
+
+def accuracy_summary(history) -> str:
+    """Held-out greedy accuracy at the first and last evaluation, as one phrase for the summary."""
+    if "eval/accuracy" not in history.keys():
+        return "not evaluated"
+    steps, acc = history.series("eval/accuracy")
+    return f"held-out greedy accuracy {acc[0]:.3f} (update {steps[0]}) -> {acc[-1]:.3f} (update {steps[-1]})"

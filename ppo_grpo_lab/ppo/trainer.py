@@ -12,13 +12,11 @@ The trainer only orchestrates; the math lives in :func:`ppo_grpo_lab.gae`,
         g ← clip(∇L, max_grad_norm); Adam step
         stop early if approx KL > target_kl
 
-Metrics (one record per update, ``step`` = environment steps so far): ``loss/policy``,
-``loss/value``, ``loss/entropy``, ``loss/total``, ``stats/entropy``, ``stats/approx_kl``,
-``stats/clip_frac``, ``stats/value_clip_frac``, ``stats/grad_norm`` (before clipping), all
-averaged over the update's minibatches; ``stats/explained_variance`` of the rollout values
-against V^targ; ``stats/epochs``; ``charts/learning_rate``, ``charts/SPS`` (environment steps per
-second, wall-clock, so not reproducible). One record per finished episode:
-``charts/episode_return``, ``charts/episode_length``.
+Metrics (one record per update, ``step`` = environment steps so far), averaged over the update's
+minibatches: ``loss/policy``, ``loss/value``, ``loss/entropy``, ``loss/total``, ``stats/entropy``,
+``stats/approx_kl``, ``stats/clip_frac``, ``stats/value_clip_frac``, ``stats/grad_norm`` (before
+clipping); ``stats/explained_variance`` (rollout values vs V^targ), ``stats/epochs``,
+``charts/learning_rate``, ``charts/SPS`` (wall-clock). Per finished episode: ``charts/episode_return``, ``charts/episode_length``.
 
 Several processes (:mod:`ppo_grpo_lab.distributed`, launched with ``torchrun --nproc_per_node R``):
 each rank runs ``num_envs / R`` of the envs, seeded as one process seeds them, keeps its share of each
@@ -41,8 +39,8 @@ data only, so it loads with ``torch.load(path, weights_only=True)``)::
     history               History.records, a list of {"step": int, name: float}
     env_state             envs.snapshot.vector_env_state(env) (None: not restorable, or R > 1)
 
-Observations are not normalised, so there is no normalisation state. With several processes only
-rank 0 writes and the envs' state is left out: a resumed run restarts its episodes from the reset.
+No observation normalisation, so no normalisation state. With several processes only rank 0 writes and the
+envs' state is left out: a resumed run restarts its episodes from the reset.
 """
 from __future__ import annotations
 
@@ -66,8 +64,7 @@ from .rollout import EpisodeTracker, VecEnvAdapter, collect_rollout, compute_adv
 
 __all__ = ["PPOTrainer", "train_ppo"]
 
-_FIX_HINT = ("try a lower learning_rate, keep max_grad_norm set, and check the environment's observations "
-             "and rewards for NaN/inf")
+_FIX_HINT = "try a lower learning_rate, keep max_grad_norm set, and check the env's observations and rewards for NaN/inf"
 
 
 class PPOTrainer:
