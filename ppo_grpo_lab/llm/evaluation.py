@@ -98,7 +98,7 @@ def pass_at_k(n: int, c, k: int):
 @torch.no_grad()
 def answers(model, task, tok: CharTokenizer, problems, n: int = 1, temperature: float = 0.0, seed: int = 0,
             batch_size: int = 1024) -> dict:
-    """n answers to each of P problems (greedy for τ = 0, then all n are the same).
+    """N answers to each of P problems (greedy for τ = 0, then all n are the same).
 
     Returns:
         dict with ``text`` (P lists of n strings), ``correct`` and ``worked`` (bool Tensor, [P, n])

@@ -92,9 +92,11 @@ class ScratchpadAddition(AdditionTask):
         return answer
 
     def is_correct(self, problem, text):
+        """True when the final answer (after the working, if any) is the sum."""
         return final_answer(text) == problem.answer
 
     def is_formatted(self, text):
+        """True for an optional column-by-column working, then a number without leading zeros."""
         work = r"\d\d(?:,\d\d){%d}%s" % (self.digits - 1, WORK_SEP)
         return re.fullmatch(rf"(?:{work})?(?:0|[1-9]\d*)", text) is not None
 
@@ -137,7 +139,8 @@ class ScratchpadCountdown(CountdownTask):
 
     def demo(self, problem: Problem, rng: np.random.Generator, error_rate: float) -> str:
         """The parent's demonstration (maybe one operator swapped); w.p. ``worked_frac`` it comes after
-        0..``max_wrong`` (uniform) checked wrong attempts, each with its value, and is checked itself."""
+        0..``max_wrong`` (uniform) checked wrong attempts, each with its value, and is checked itself.
+        """
         expr = super().demo(problem, rng, error_rate)
         if rng.random() >= self.worked_frac:
             return expr
@@ -153,9 +156,11 @@ class ScratchpadCountdown(CountdownTask):
         return ",".join(tries + [countdown_attempt(expr)]) + WORK_SEP + expr
 
     def is_correct(self, problem, text):
+        """True when the final expression (after the attempts, if any) reaches the target."""
         return super().is_correct(problem, final_answer(text))
 
     def is_formatted(self, text):
+        """True for well-formed attempts (if any) followed by a well-formed expression."""
         if not is_worked(text):
             return super().is_formatted(text)
         work, expr = text.rsplit(WORK_SEP, 1)
