@@ -1,11 +1,15 @@
 """GRPO against a learned reward model: the proxy rises, the gold is only logged, iterative RL retrains."""
-import numpy as np
 import pytest
 import torch
 
 from ppo_grpo_lab.llm import AdditionTask, CharTokenizer, GPTConfig, SFTConfig, train_sft
-from ppo_grpo_lab.llm.overoptimisation import (OveroptConfig, beta_sweep, fit_reward_model, grpo_against_reward_model,
-                                               preference_data)
+from ppo_grpo_lab.llm.overoptimisation import (
+    OveroptConfig,
+    beta_sweep,
+    fit_reward_model,
+    grpo_against_reward_model,
+    preference_data,
+)
 from ppo_grpo_lab.llm.preferences import FlawedLabeller
 from ppo_grpo_lab.llm.reward_model import RewardModelConfig, pairwise_accuracy
 

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from .._checks import check_int, check_range
-from ..config import TrainerConfig
 from ..aggregation import masked_mean
+from ..config import TrainerConfig
 from ..group import group_advantages
 from ..history import History
 from ..kl import kl_k3

@@ -160,7 +160,8 @@ class ScratchpadCountdown(CountdownTask):
 
     def demo(self, problem: Problem, rng: np.random.Generator, error_rate: float) -> str:
         """The parent's demonstration (maybe one operator swapped); w.p. ``worked_frac`` it comes after
-        0..``max_wrong`` (uniform) checked wrong attempts, each with its value, and is checked itself."""
+        0..``max_wrong`` (uniform) checked wrong attempts, each with its value, and is checked itself.
+        """
         expr = super().demo(problem, rng, error_rate)
         if rng.random() >= self.worked_frac:
             return expr
