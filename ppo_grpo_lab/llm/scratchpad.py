@@ -95,6 +95,29 @@ class ScratchpadAddition(AdditionTask):
         """True when the final answer (after the working, if any) is the sum."""
         return final_answer(text) == problem.answer
 
+    def steps(self, problem: Problem, text: str) -> list[tuple[int, bool]]:
+        """The step protocol of :mod:`~ppo_grpo_lab.llm.step_reward`: ``(end, correct)`` per step.
+
+        Each column of the working (its two characters "carry digit") is a step, right when it equals
+        that column of :func:`addition_work`; the final answer is the last step, right when
+        :meth:`is_correct`. A direct answer is one step. Empty columns (``"12,,06"``) are no step;
+        columns beyond ``digits`` are wrong steps.
+
+        Example: ``"347+285="``, ``"12,12,06>622"`` → ``[(1, True), (4, False), (7, True), (11, False)]``.
+        """
+        out, pos = [], 0
+        if WORK_SEP in text:
+            a, b = self.operands(problem)
+            truth = addition_work(a, b, self.digits).split(",")
+            for k, col in enumerate(text.rsplit(WORK_SEP, 1)[0].split(",")):
+                pos += len(col)
+                if col:
+                    out.append((pos - 1, k < self.digits and col == truth[k]))
+                pos += 1  # the comma, or the '>'
+        if text:  # the final answer; when empty (text ends in '>'), the '>' is its last character
+            out.append((len(text) - 1, self.is_correct(problem, text)))
+        return out
+
     def is_formatted(self, text):
         """True for an optional column-by-column working, then a number without leading zeros."""
         work = r"\d\d(?:,\d\d){%d}%s" % (self.digits - 1, WORK_SEP)

@@ -1,0 +1,88 @@
+"""GRPO against a learned reward model: the proxy rises, the gold is only logged, iterative RL retrains."""
+import pytest
+import torch
+
+from ppo_grpo_lab.llm import AdditionTask, CharTokenizer, GPTConfig, SFTConfig, train_sft
+from ppo_grpo_lab.llm.overoptimisation import (
+    OveroptConfig,
+    beta_sweep,
+    fit_reward_model,
+    grpo_against_reward_model,
+    preference_data,
+)
+from ppo_grpo_lab.llm.preferences import FlawedLabeller
+from ppo_grpo_lab.llm.reward_model import RewardModelConfig, pairwise_accuracy
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.set_num_threads(1)
+    tok, task = CharTokenizer(), AdditionTask(digits=1)
+    cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1, n_head=2, n_embd=16)
+    policy, _ = train_sft(task, tok, cfg, SFTConfig(batch_size=64, error_rate=0.5, seed=0, progress=False,
+                                                    num_updates=150, learning_rate=3e-3))
+    lab = FlawedLabeller(0.3, "ends_in_zero")
+    tr, te = preference_data(policy, task, tok, lab, 400, 100, samples=4, seed=1)
+    rmc = RewardModelConfig(num_updates=150, batch_size=64, learning_rate=3e-3, seed=0, progress=False)
+    rm = fit_reward_model(policy, tok, tr, rmc, task.max_answer_len)
+    return tok, task, policy, lab, tr, te, rmc, rm
+
+
+def test_preference_data_and_reward_model(setup):
+    tok, task, policy, lab, tr, te, rmc, rm = setup
+    assert len(tr) > 100 and len(te) > 20
+    assert bool((tr.chosen_correct != tr.rejected_correct).all())  # mixed pairs only
+    acc = pairwise_accuracy(rm, tok, te, task.max_answer_len)
+    assert acc["gold"] > 0.6  # better than a coin on held-out pairs
+
+
+def test_grpo_against_reward_model_raises_the_proxy(setup):
+    tok, task, policy, lab, tr, te, rmc, rm = setup
+    import copy
+    pol = copy.deepcopy(policy)
+    before = [p.detach().clone() for p in pol.parameters()]
+    cfg = OveroptConfig(num_updates=40, batch_size=128, group_size=8, learning_rate=1e-3, beta=0.0, eval_every=20,
+                        seed=0, progress=False)
+    h = grpo_against_reward_model(pol, task, tok, rm, cfg, task.eval_set(50), lab)
+    assert any(not torch.equal(a, b) for a, b in zip(before, pol.parameters()))
+    assert [r["step"] for r in h.records if "eval/gold" in r] == [0, 20, 40]
+    _, proxy = h.series("reward/proxy")
+    assert proxy[-10:].mean() > proxy[:10].mean()  # the policy climbs the reward model (noisy per batch)
+    _, ev = h.series("eval/proxy")
+    assert ev[-1] > ev[0] + 1.0  # greedy answers on held-out questions: −0.32 → 1.97 when written
+    for key in ("reward/gold", "reward/surface", "stats/kl_ref"):
+        assert len(h.series(key)[1]) == 40
+    assert h.series("stats/kl_ref")[1][-1] > 0  # it moved away from π_ref
+    # the reward model itself is not changed without retraining
+    assert pairwise_accuracy(rm, tok, te, task.max_answer_len) == pairwise_accuracy(rm, tok, te, task.max_answer_len)
+
+
+def test_iterative_rl_retrains_with_replay(setup):
+    tok, task, policy, lab, tr, te, rmc, rm = setup
+    import copy
+    rm2, pol = copy.deepcopy(rm), copy.deepcopy(policy)
+    w0 = rm2.trunk.value_head.weight.detach().clone()
+    cfg = OveroptConfig(num_updates=6, batch_size=32, group_size=4, retrain_every=3, retrain_problems=60,
+                        retrain_samples=4, retrain_updates=5, eval_every=0, seed=0)
+    h = grpo_against_reward_model(pol, task, tok, rm2, cfg, task.eval_set(20), lab, tr, rmc)
+    steps, n_new = h.series("rm/new_pairs")
+    assert steps.tolist() == [3] and n_new[0] > 0  # retrained at 3, not at the last update
+    assert not torch.equal(w0, rm2.trunk.value_head.weight)
+    with pytest.raises(ValueError, match="retrain_every > 0"):
+        grpo_against_reward_model(pol, task, tok, rm2, cfg, task.eval_set(20))
+
+
+def test_beta_sweep_leaves_inputs_alone(setup):
+    tok, task, policy, lab, tr, te, rmc, rm = setup
+    w0 = [p.detach().clone() for p in policy.parameters()]
+    out = beta_sweep(policy, task, tok, rm, [0.0, 0.5], OveroptConfig(num_updates=3, batch_size=16, group_size=4,
+                                                                        eval_every=0), task.eval_set(10))
+    assert sorted(out) == [0.0, 0.5] and all(len(h.series("reward/proxy")[1]) == 3 for h in out.values())
+    assert all(torch.equal(a, b) for a, b in zip(w0, policy.parameters()))
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="batch_size"):
+        OveroptConfig(batch_size=30, group_size=8)
+    with pytest.raises(ValueError, match="replay_frac"):
+        OveroptConfig(replay_frac=1.0)
