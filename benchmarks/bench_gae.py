@@ -42,7 +42,7 @@ def _rollout(T: int, N: int, device):
 
 
 def _torchrl_call(fn):
-    """torchrl layout is [*batch, T, F] (time_dim=-2): our [T, N] -> [N, T, 1]."""
+    """Torchrl layout is [*batch, T, F] (time_dim=-2): our [T, N] -> [N, T, 1]."""
     def call(r, v, nv, term, trunc):
         lay = lambda x: x.T.unsqueeze(-1)  # noqa: E731
         adv, _ = fn(GAMMA, LAM, lay(v), lay(nv), lay(r), lay(term | trunc), lay(term))

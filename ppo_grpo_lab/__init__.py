@@ -20,6 +20,8 @@ Core (pure functions, time-major ``[T, N]`` rollouts, ``[B, G]`` groups, ``[B, L
 - ``masked_mean``, ``masked_normalize``, ``aggregate`` (``aggregation``): GRPO / BNPO / Dr. GRPO / DAPO
   token aggregation
 
+Logging: ``TensorBoardLogger``, ``WandbLogger``, ``attach`` (``loggers``): the History's metrics, same names.
+
 Every public function checks its inputs once and calls an unchecked kernel of the same module
 (``surrogate._clipped_objective``, ``kl._kl_k3``, ``aggregation._aggregate``, ...), which
 composite losses (``ppo.ppo_loss``, ``llm.grpo_loss``) call after checking their own inputs.
@@ -46,6 +48,7 @@ from .gae import gae, gae_loop
 from .group import group_advantages, zero_std_groups
 from .history import History
 from .kl import KL_ESTIMATORS, kl_k1, kl_k2, kl_k3
+from .loggers import TensorBoardLogger, WandbLogger, attach, write_history
 from .nstep import n_step_advantages, n_step_advantages_loop
 from .policy_gradient import (
                           PG_LOSSES,
@@ -77,5 +80,6 @@ __all__ = [
     "n_step_advantages", "n_step_advantages_loop", "NonFiniteError", "aggregate_bnpo", "masked_normalize",
     "clip_statistics", "PG_LOSSES", "naive_policy_gradient_loss", "clipped_policy_gradient_loss",
     "policy_gradient_loss", "sft_loss", "masked_whiten", "normalize_step_rewards", "process_advantages",
-    "process_advantages_loop", "step_rewards_to_tokens",
+    "process_advantages_loop", "step_rewards_to_tokens", "TensorBoardLogger", "WandbLogger", "attach",
+    "write_history",
 ]

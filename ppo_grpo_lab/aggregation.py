@@ -35,8 +35,16 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ._checks import (as_bool_mask, as_tensor, check_choice, check_finite, check_int, check_ndim, check_range,
-                      check_same_shape)
+from ._checks import (
+    as_bool_mask,
+    as_tensor,
+    check_choice,
+    check_finite,
+    check_int,
+    check_ndim,
+    check_range,
+    check_same_shape,
+)
 
 __all__ = ["masked_mean", "masked_normalize", "aggregate_grpo", "aggregate_bnpo", "aggregate_dr_grpo",
            "aggregate_dapo", "AGGREGATIONS", "aggregate"]

@@ -14,7 +14,8 @@ with ``--set total_timesteps=...`` or ``--set num_updates=...``). Ctrl-C stops a
 update and saves; a second Ctrl-C stops at once and keeps the last checkpoint. GRPO starts with a
 supervised warm-up (``--sft-steps``, default ``SFTConfig().num_updates``) that gives the policy and
 its frozen reference; its summary names the held-out accuracy before and after GRPO and warns when
-the collapse watchdog fired. Under ``torchrun`` only rank 0 writes files.
+the collapse watchdog fired. Under ``torchrun`` only rank 0 writes files. ``--tensorboard DIR`` also writes
+the metrics (the CSV's names) as TensorBoard event files, ``--wandb PROJECT`` to Weights & Biases.
 
 ``--set key=value`` sets one field of the trainer's config dataclass (``PPOConfig`` or
 ``GRPOConfig``; values are parsed as JSON where possible: ``3e-4``, ``true``, ``null``,
@@ -34,8 +35,22 @@ import json
 import sys
 from typing import Sequence
 
-from .cli_support import (StopAfterUpdate, Unavailable, UsageError, build_config, canonical, check_device,
-                          fields_epilog, out_dir, parse_overrides, progress_bar, save_atomic, write_outputs)
+from .cli_support import (
+    StopAfterUpdate,
+    Unavailable,
+    UsageError,
+    build_config,
+    canonical,
+    check_device,
+    check_loggers,
+    fields_epilog,
+    open_loggers,
+    out_dir,
+    parse_overrides,
+    progress_bar,
+    save_atomic,
+    write_outputs,
+)
 
 __all__ = ["main", "parse_overrides", "build_config", "UsageError"]
 
@@ -65,9 +80,10 @@ def check_env(env_id: str) -> None:
         env.close()
 
 
-def _drive(trainer, total: int, done, args, ckpt, desc: str, postfix=None) -> int:
+def _drive(trainer, total: int, done, args, ckpt, desc: str, postfix=None, loggers=()) -> int:
     """Train one update at a time up to ``total`` with a bar and a checkpoint every ``--checkpoint-every``
-    updates and at the end (rank 0 writes); ``done()`` reads the trainer's update count. Returns the status."""
+    updates and at the end (rank 0 writes); ``done()`` reads the trainer's update count. Returns the status.
+    """
     rank0 = trainer.rank == 0
     every = args.checkpoint_every or max(1, total // 10)
     bar = progress_bar(total, done(), desc, not args.no_progress and rank0)
@@ -85,6 +101,8 @@ def _drive(trainer, total: int, done, args, ckpt, desc: str, postfix=None) -> in
         status = EXIT_INTERRUPTED
     finally:
         bar.close()
+        for logger in loggers:  # --tensorboard, --wandb
+            logger.close()
     if stop.requested:
         status = EXIT_INTERRUPTED
     if rank0 and not (status == EXIT_INTERRUPTED and not stop.requested):
@@ -94,7 +112,8 @@ def _drive(trainer, total: int, done, args, ckpt, desc: str, postfix=None) -> in
 
 def _resume_overrides(out, args, overrides, key: str, resumable: Sequence[str]) -> dict:
     """The saved ``config.json`` of the run in ``out``; refuses a different ``--env``/``--task`` and
-    fields that cannot change on ``--resume``."""
+    fields that cannot change on ``--resume``.
+    """
     saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
     given = getattr(args, key)
     if given not in (None, saved[key]):
@@ -140,14 +159,16 @@ def _run_ppo(args) -> int:
             trainer = PPOTrainer(env_id, cfg)
         except ValueError as exc:  # the message names the field (env, device, ...)
             raise UsageError(str(exc)) from None
-    _write_config(out, trainer, {"command": "ppo", "env": env_id, "config": trainer.config.to_dict()})
+    record = {"command": "ppo", "env": env_id, "config": trainer.config.to_dict()}
+    _write_config(out, trainer, record)
     K = trainer.config.num_updates
 
     def postfix():
         ret = trainer.mean_return(20)
         return {"ret20": f"{ret:.1f}", "step": trainer.global_step} if ret == ret else {}
 
-    status = _drive(trainer, K, lambda: trainer.update, args, ckpt, f"PPO {env_id}", postfix)
+    status = _drive(trainer, K, lambda: trainer.update, args, ckpt, f"PPO {env_id}", postfix,
+                    open_loggers(trainer, args, record))
     if trainer.rank != 0:
         return status
     files = write_outputs(out, trainer.history, PPO_PLOTS, f"PPO on {env_id}")
@@ -208,11 +229,12 @@ def _run_grpo(args) -> int:
         sft = SFTConfig(num_updates=args.sft_steps or SFTConfig().num_updates, seed=cfg.seed, device=cfg.device,
                         progress=not args.no_progress)
         trainer = GRPOTrainer.from_sft(task, tok, sft, cfg, eval_problems=eval_problems)
-    _write_config(out, trainer, {"command": "grpo", "task": task_name, "config": trainer.config.to_dict(),
-                                 "model_config": dataclasses.asdict(trainer.policy.cfg)})
+    record = {"command": "grpo", "task": task_name, "config": trainer.config.to_dict(),
+              "model_config": dataclasses.asdict(trainer.policy.cfg)}
+    _write_config(out, trainer, record)
     K = trainer.config.num_updates
     status = _drive(trainer, K, lambda: trainer.step, args, ckpt, f"GRPO {task_name}",
-                    lambda: {"reward": f"{trainer.history.last('reward/mean'):.2f}"})
+                    lambda: {"reward": f"{trainer.history.last('reward/mean'):.2f}"}, open_loggers(trainer, args, record))
     if trainer.rank != 0:
         return status
     files = write_outputs(out, trainer.history, GRPO_PLOTS, f"GRPO on {task_name}")
@@ -248,6 +270,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--checkpoint-every", type=int, default=0, metavar="K",
                        help="save a checkpoint every K updates (default: about 10 per run)")
         p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        p.add_argument("--tensorboard", metavar="DIR", help="also log the metrics to TensorBoard event files in DIR")
+        p.add_argument("--wandb", metavar="PROJECT", help="also log the metrics to a Weights & Biases project")
 
     p = sub.add_parser("ppo", help="PPO on a Gymnasium environment (PPOConfig fields via --set)",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -273,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.checkpoint_every < 0:
             raise UsageError(f"--checkpoint-every: expected an integer >= 0, got {args.checkpoint_every}")
+        check_loggers(args)
         return args.func(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

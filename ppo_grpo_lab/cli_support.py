@@ -1,5 +1,6 @@
 """Helpers of the command line (:mod:`ppo_grpo_lab.cli`): config files and ``--set`` overrides, the
-output folder, plots, checkpoints written atomically, a Ctrl-C that stops between updates."""
+output folder, plots, checkpoints written atomically, a Ctrl-C that stops between updates.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -10,7 +11,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 __all__ = ["UsageError", "Unavailable", "parse_overrides", "build_config", "out_dir", "write_outputs",
-           "save_atomic", "StopAfterUpdate", "progress_bar", "canonical", "check_device", "fields_epilog"]
+           "save_atomic", "StopAfterUpdate", "progress_bar", "canonical", "check_device", "fields_epilog",
+           "check_loggers", "open_loggers"]
 
 
 class UsageError(ValueError):
@@ -79,7 +81,8 @@ def canonical(cls, overrides: dict[str, Any]) -> dict[str, Any]:
 
 def build_config(cls, file: str | None, overrides: dict[str, Any], base: dict[str, Any] | None = None):
     """``cls(**{base, file, overrides})``; unknown fields and invalid values raise :class:`UsageError`.
-    Deprecated names (``cls.ALIASES``) are accepted with a warning."""
+    Deprecated names (``cls.ALIASES``) are accepted with a warning.
+    """
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values: dict[str, Any] = dict(base or {})
     sources: list[tuple[str, dict]] = []
@@ -112,6 +115,7 @@ def build_config(cls, file: str | None, overrides: dict[str, Any], base: dict[st
 # ----------------------------------------------------------------------------- output
 
 def out_dir(args) -> Path:
+    """The run folder ``--out``, created; refuses to overwrite a run unless ``--resume``/``--overwrite``."""
     out = Path(args.out)
     ckpt = out / "checkpoint.pt"
     if args.resume:
@@ -147,6 +151,7 @@ def write_outputs(out: Path, history, keys: Sequence[str], title: str) -> list[s
 
 
 def progress_bar(total: int, initial: int, desc: str, enabled: bool):
+    """A progress bar on stderr counting updates."""
     from .progress import tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, unit="update", disable=not enabled, file=sys.stderr)
@@ -155,6 +160,7 @@ def progress_bar(total: int, initial: int, desc: str, enabled: bool):
 # ----------------------------------------------------------------------------- checkpoints, Ctrl-C
 
 def save_atomic(save, path: Path) -> None:
+    """Call ``save(tmp)`` then rename to ``path``: a crash never leaves half a checkpoint."""
     tmp = path.with_suffix(".tmp")
     save(str(tmp))
     tmp.replace(path)
@@ -162,7 +168,8 @@ def save_atomic(save, path: Path) -> None:
 
 class StopAfterUpdate:
     """Context manager: the first Ctrl-C asks the loop to stop after the current update (so the
-    checkpoint is taken between updates and ``--resume`` continues exactly); a second one interrupts."""
+    checkpoint is taken between updates and ``--resume`` continues exactly); a second one interrupts.
+    """
 
     def __init__(self) -> None:
         self.requested = False
@@ -213,3 +220,31 @@ def fields_epilog(module: str, name: str) -> str:
     items = [f"{f.name}={f.default!r}" for f in dataclasses.fields(cls) if f.name != "progress"]
     body = textwrap.fill(", ".join(items), width=100, initial_indent="  ", subsequent_indent="  ")
     return f"{name} fields for --set / --config (defaults; ranges in the API reference):\n{body}"
+
+
+# ----------------------------------------------------------------------------- TensorBoard, W&B
+
+def check_loggers(args) -> None:
+    """Raise :class:`Unavailable` before any training when ``--tensorboard``/``--wandb`` lack their package."""
+    import importlib.util
+
+    for flag, module, pip in (("tensorboard", "tensorboard", "tensorboard"), ("wandb", "wandb", "wandb")):
+        if getattr(args, flag, None) and importlib.util.find_spec(module) is None:
+            raise Unavailable(f"--{flag}: needs the '{pip}' package: pip install {pip}"
+                              + (' (or pip install "ppo-grpo-lab[tensorboard]")' if flag == "tensorboard" else ""))
+
+
+def open_loggers(trainer, args, run_config: dict) -> list:
+    """Attach ``--tensorboard DIR`` and ``--wandb PROJECT`` to ``trainer`` (rank 0); returns them, to close.
+    A new run sends the records it already has (step 0) too; a resumed one only what follows.
+    """
+    if trainer.rank != 0:
+        return []
+    from .loggers import TensorBoardLogger, WandbLogger, attach
+
+    loggers = []
+    if getattr(args, "tensorboard", None):
+        loggers.append(attach(trainer, TensorBoardLogger(args.tensorboard), replay=not args.resume))
+    if getattr(args, "wandb", None):
+        loggers.append(attach(trainer, WandbLogger(args.wandb, config=run_config), replay=not args.resume))
+    return loggers

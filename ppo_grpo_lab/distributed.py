@@ -43,7 +43,8 @@ def world() -> tuple[int, int]:
 def setup(device: torch.device) -> tuple[int, int, torch.device]:
     """Initialise the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1) and it is not yet;
     backend ``nccl`` for CUDA, ``gloo`` for CPU. Returns ``(rank, world_size, device)``, with a bare
-    ``cuda`` device pinned to ``cuda:LOCAL_RANK``."""
+    ``cuda`` device pinned to ``cuda:LOCAL_RANK``.
+    """
     if (dist.is_available() and not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1):
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     rank, size = world()
@@ -126,7 +127,8 @@ def _pooled_mean_std(stats: Tensor) -> tuple[float, Tensor, Tensor]:
     """Fold per-rank ``(n_r, mean_r, std_r)`` rows [R, 3] into the pooled ``(n, mean, unbiased std)``
     (Chan et al.'s parallel variance; rows with ``n_r = 0`` are skipped, ``std_r`` is ignored where
     ``n_r = 1``). The first row is the start, so with one process the result is that process's own
-    ``x.mean()``, ``x.std()``, untouched; every rank folds the same rows in the same order."""
+    ``x.mean()``, ``x.std()``, untouched; every rank folds the same rows in the same order.
+    """
     parts = [(n_r, row) for n_r, row in zip(stats[:, 0].tolist(), stats) if n_r > 0]  # ranks with samples
     (n, (_, mean, std)), rest = parts[0], parts[1:]
     for n_b, (_, mean_b, std_b) in rest:

@@ -45,7 +45,7 @@ def zero_std_groups(rewards: Tensor) -> Tensor:
 
 
 def _zero_std_groups(rewards: Tensor) -> Tensor:
-    """max == min per row of a checked [B, G] tensor."""
+    """Max == min per row of a checked [B, G] tensor."""
     return rewards.amax(dim=1) == rewards.amin(dim=1)
 
 

@@ -84,10 +84,12 @@ class TabularMDP:
 
     @property
     def n_states(self) -> int:
+        """Number of states |S|."""
         return self.P.shape[0]
 
     @property
     def n_actions(self) -> int:
+        """Number of actions |A|."""
         return self.P.shape[1]
 
     @property

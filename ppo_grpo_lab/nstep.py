@@ -96,7 +96,7 @@ def n_step_advantages(
 
 def _n_step_advantages(r: Tensor, v: Tensor, v_next: Tensor, term: Tensor, trunc: Tensor, gamma: float, n: int
                        ) -> Tensor:
-    """n shifted copies of the rewards and bootstraps, added at once; inputs already checked (bool masks)."""
+    """N shifted copies of the rewards and bootstraps, added at once; inputs already checked (bool masks)."""
     T = r.shape[0]
     ended = term | trunc  # (T, N) any episode end at step j
     last_row = torch.zeros_like(ended)

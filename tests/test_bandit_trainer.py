@@ -3,9 +3,21 @@ import numpy as np
 import pytest
 import torch
 
-from ppo_grpo_lab.bandit import (BanditConfig, exact_kl, exact_policy_gradient, expected_reward, gradient_error,
-                                 gradient_estimates, kl_regularized_optimum, optimal_reward, regularized_objective,
-                                 reinforce_loss, sample_exams, state_values, train_bandit)
+from ppo_grpo_lab.bandit import (
+    BanditConfig,
+    exact_kl,
+    exact_policy_gradient,
+    expected_reward,
+    gradient_error,
+    gradient_estimates,
+    kl_regularized_optimum,
+    optimal_reward,
+    regularized_objective,
+    reinforce_loss,
+    sample_exams,
+    state_values,
+    train_bandit,
+)
 from ppo_grpo_lab.bandit.policy import TabularSoftmaxPolicy
 from ppo_grpo_lab.envs.exam_bandit import ExamModel, default_exam_model
 
@@ -215,8 +227,9 @@ def test_group_mean_shrinks_gradient_by_one_minus_one_over_g():
 
 
 def test_group_members_share_a_student():
-    from ppo_grpo_lab.bandit.trainer import _sit_exams
     import gymnasium as gym
+
+    from ppo_grpo_lab.bandit.trainer import _sit_exams
 
     cfg = BanditConfig(baseline="group", group_size=4, batch_size=16, progress=False)
     envs = [gym.make("ppo_grpo_lab/ExamBandit-v0") for _ in range(16)]

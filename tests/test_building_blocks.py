@@ -8,14 +8,14 @@ import torch
 
 import ppo_grpo_lab as P
 from ppo_grpo_lab import _checks
+from ppo_grpo_lab.bandit.baselines import BASELINES, baseline_advantages
+from ppo_grpo_lab.llm import grpo_loss
+from ppo_grpo_lab.ppo import normalize_advantages, ppo_loss
 
 # the modules (``ppo_grpo_lab.gae`` etc. are shadowed by the functions of the same name on the package)
 aggregation, entropy, gae, group, kl, nstep, returns, surrogate, td, value = (
     importlib.import_module(f"ppo_grpo_lab.{m}")
     for m in ("aggregation", "entropy", "gae", "group", "kl", "nstep", "returns", "surrogate", "td", "value"))
-from ppo_grpo_lab.bandit.baselines import BASELINES, baseline_advantages
-from ppo_grpo_lab.llm import grpo_loss
-from ppo_grpo_lab.ppo import normalize_advantages, ppo_loss
 
 LOG = math.log
 

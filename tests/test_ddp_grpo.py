@@ -20,8 +20,16 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from ppo_grpo_lab.llm import AdditionTask, CharTokenizer, GPTConfig, GRPOConfig, SFTConfig, TinyGPT, train_grpo, train_sft
-
+from ppo_grpo_lab.llm import (
+    AdditionTask,
+    CharTokenizer,
+    GPTConfig,
+    GRPOConfig,
+    SFTConfig,
+    TinyGPT,
+    train_grpo,
+    train_sft,
+)
 
 VARIANTS = [dict(aggregation="grpo", adv_scale="group"), dict(aggregation="dapo", adv_scale="batch", clip_eps_high=0.28)]
 BASE = dict(num_updates=3, batch_size=32, group_size=8, update_epochs=2, beta=0.04, learning_rate=3e-3, seed=0, progress=False,

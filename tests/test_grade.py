@@ -14,7 +14,8 @@ import textwrap
 import pytest
 import torch
 
-from ppo_grpo_lab import aggregate_dapo, aggregate_dr_grpo, gae as pkg_gae, kl_k1, kl_k2
+from ppo_grpo_lab import aggregate_dapo, aggregate_dr_grpo, kl_k1, kl_k2
+from ppo_grpo_lab import gae as pkg_gae
 from ppo_grpo_lab.exercises import CHAPTERS, NAMES
 from ppo_grpo_lab.exercises import references as R
 from ppo_grpo_lab.grade import EXERCISES, check, example, grade

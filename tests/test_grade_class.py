@@ -17,9 +17,8 @@ import pytest
 
 from ppo_grpo_lab.exercises import NAMES
 from ppo_grpo_lab.exercises import references as R
-from ppo_grpo_lab.grade import EXERCISES, STATUSES, check, grade
+from ppo_grpo_lab.grade import EXERCISES, STATUSES, check, grade, sources
 from ppo_grpo_lab.grade import references as refs
-from ppo_grpo_lab.grade import sources
 from ppo_grpo_lab.grade.__main__ import _parser, main
 from ppo_grpo_lab.grade.sources import extract_notebook
 

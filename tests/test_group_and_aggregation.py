@@ -2,8 +2,18 @@
 import pytest
 import torch
 
-from ppo_grpo_lab import (AGGREGATIONS, aggregate, aggregate_bnpo, aggregate_dapo, aggregate_dr_grpo, aggregate_grpo,
-                          group_advantages, masked_mean, masked_normalize, zero_std_groups)
+from ppo_grpo_lab import (
+    AGGREGATIONS,
+    aggregate,
+    aggregate_bnpo,
+    aggregate_dapo,
+    aggregate_dr_grpo,
+    aggregate_grpo,
+    group_advantages,
+    masked_mean,
+    masked_normalize,
+    zero_std_groups,
+)
 
 
 def test_group_advantages_hand_computed():

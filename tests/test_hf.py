@@ -17,8 +17,17 @@ import pytest
 import torch
 
 from ppo_grpo_lab.aggregation import AGGREGATIONS
-from ppo_grpo_lab.llm import (AdditionTask, CharTokenizer, CountdownTask, GPTConfig, TinyGPT, completion_log_probs,
-                              completion_mask, generate, grpo_loss)
+from ppo_grpo_lab.llm import (
+    AdditionTask,
+    CharTokenizer,
+    CountdownTask,
+    GPTConfig,
+    TinyGPT,
+    completion_log_probs,
+    completion_mask,
+    generate,
+    grpo_loss,
+)
 from ppo_grpo_lab.llm import hf as bridge
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded: every model here is built from a config

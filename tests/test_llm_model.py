@@ -2,8 +2,16 @@
 import pytest
 import torch
 
-from ppo_grpo_lab.llm import (EOS, PAD, CharTokenizer, GPTConfig, TinyGPT, completion_log_probs,
-                              completion_mask, generate)
+from ppo_grpo_lab.llm import (
+    EOS,
+    PAD,
+    CharTokenizer,
+    GPTConfig,
+    TinyGPT,
+    completion_log_probs,
+    completion_mask,
+    generate,
+)
 
 
 @pytest.fixture(autouse=True)

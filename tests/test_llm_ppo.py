@@ -5,8 +5,19 @@ import pytest
 import torch
 
 from ppo_grpo_lab import clipped_surrogate, value_loss
-from ppo_grpo_lab.llm import (PPOLMConfig, PPOLMTrainer, Problem, SFTConfig, SFTTrainer, accuracy, make_critic, ppo_lm_loss, token_gae, token_rewards,
-                              train_ppo_lm)
+from ppo_grpo_lab.llm import (
+    PPOLMConfig,
+    PPOLMTrainer,
+    Problem,
+    SFTConfig,
+    SFTTrainer,
+    accuracy,
+    make_critic,
+    ppo_lm_loss,
+    token_gae,
+    token_rewards,
+    train_ppo_lm,
+)
 
 
 def test_token_rewards_by_hand():

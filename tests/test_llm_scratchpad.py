@@ -7,8 +7,14 @@ import torch
 
 from ppo_grpo_lab.llm import CharTokenizer, GPTConfig, Problem, TinyGPT, demo_batch
 from ppo_grpo_lab.llm.evaluation import answer_stats, answers, pass_at_k
-from ppo_grpo_lab.llm.scratchpad import (ScratchpadAddition, ScratchpadCountdown, addition_work, countdown_attempt,
-                                         final_answer, is_worked)
+from ppo_grpo_lab.llm.scratchpad import (
+    ScratchpadAddition,
+    ScratchpadCountdown,
+    addition_work,
+    countdown_attempt,
+    final_answer,
+    is_worked,
+)
 
 
 def test_addition_work_by_hand():

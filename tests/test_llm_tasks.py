@@ -3,8 +3,19 @@ import numpy as np
 import pytest
 import torch
 
-from ppo_grpo_lab.llm import (EOS, PAD, AdditionTask, CharTokenizer, CountdownTask, Problem, demo_batch,
-                              eval_expression, is_heldout, no_carry_sum, score)
+from ppo_grpo_lab.llm import (
+    EOS,
+    PAD,
+    AdditionTask,
+    CharTokenizer,
+    CountdownTask,
+    Problem,
+    demo_batch,
+    eval_expression,
+    is_heldout,
+    no_carry_sum,
+    score,
+)
 
 
 def test_no_carry_sum_and_expressions():

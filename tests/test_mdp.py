@@ -3,8 +3,15 @@ import pytest
 import torch
 
 from ppo_grpo_lab.envs.weekly_exams import WeeklyExams, student_policy
-from ppo_grpo_lab.mdp import (TabularMDP, gather_values, policy_evaluation, policy_evaluation_loop,
-                              q_from_v, sample_rollout, value_iteration)
+from ppo_grpo_lab.mdp import (
+    TabularMDP,
+    gather_values,
+    policy_evaluation,
+    policy_evaluation_loop,
+    q_from_v,
+    sample_rollout,
+    value_iteration,
+)
 from ppo_grpo_lab.returns import discounted_returns
 
 

@@ -117,7 +117,8 @@ def test_bad_inputs_raise():
         n_step_advantages(r, v * float("nan"), nv, term, trunc, 0.9, 2)
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=60, deadline=None)

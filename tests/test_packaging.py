@@ -1,9 +1,9 @@
 """Packaging: environment.yml and pyproject.toml list the same requirements; torch pinned only in constraints."""
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
 
 from ppo_grpo_lab import History, budget, quick_mode, resolve_device

@@ -8,8 +8,18 @@ import pytest
 import torch
 
 from ppo_grpo_lab.envs.torch_cartpole import TorchCartPoleVectorEnv
-from ppo_grpo_lab.ppo import (ActorCritic, PPOConfig, PPOTrainer, EpisodeTracker, VecEnvAdapter,
-                              collect_rollout, compute_advantages, make_vec_env, ppo_loss, train_ppo)
+from ppo_grpo_lab.ppo import (
+    ActorCritic,
+    EpisodeTracker,
+    PPOConfig,
+    PPOTrainer,
+    VecEnvAdapter,
+    collect_rollout,
+    compute_advantages,
+    make_vec_env,
+    ppo_loss,
+    train_ppo,
+)
 
 torch.set_num_threads(1)  # tiny MLPs: one thread is fastest and avoids contention on shared CPUs
 

@@ -4,8 +4,7 @@ import pytest
 import torch
 
 from ppo_grpo_lab.llm import AdditionTask, CharTokenizer, CountdownTask, GPTConfig, Problem, TinyGPT
-from ppo_grpo_lab.llm.preferences import (FlawedLabeller, demo_answers, encode_answers, make_pairs,
-                                          sample_answers)
+from ppo_grpo_lab.llm.preferences import FlawedLabeller, demo_answers, encode_answers, make_pairs, sample_answers
 
 P = Problem("47+85=", "132")
 

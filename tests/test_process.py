@@ -5,8 +5,12 @@ import pytest
 import torch
 
 from ppo_grpo_lab.group import group_advantages
-from ppo_grpo_lab.process import (normalize_step_rewards, process_advantages, process_advantages_loop,
-                                  step_rewards_to_tokens)
+from ppo_grpo_lab.process import (
+    normalize_step_rewards,
+    process_advantages,
+    process_advantages_loop,
+    step_rewards_to_tokens,
+)
 
 # One question, G = 2 answers, L = 4 tokens. Answer 1: two steps ending at tokens 1 and 3, rewards 1 and 0.
 # Answer 2: one real step ending at token 2 (its EOS), reward 1; its second step slot is padding.

@@ -1,7 +1,8 @@
 """Returns, TD residuals and GAE: hand-computed cases, properties, loop == fast path."""
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ppo_grpo_lab import discounted_returns, gae, gae_loop, td_residuals
 

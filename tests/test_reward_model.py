@@ -10,8 +10,14 @@ import torch
 from ppo_grpo_lab import History
 from ppo_grpo_lab.llm import AdditionTask, CharTokenizer, GPTConfig, SFTConfig, TinyGPT, train_sft
 from ppo_grpo_lab.llm.preferences import FlawedLabeller, demo_answers, make_pairs, sample_answers
-from ppo_grpo_lab.llm.reward_model import (RewardModel, RewardModelConfig, bradley_terry_loss, pairwise_accuracy,
-                                           reward_fn, train_reward_model)
+from ppo_grpo_lab.llm.reward_model import (
+    RewardModel,
+    RewardModelConfig,
+    bradley_terry_loss,
+    pairwise_accuracy,
+    reward_fn,
+    train_reward_model,
+)
 
 
 def test_bradley_terry_by_hand():

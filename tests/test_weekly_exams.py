@@ -6,8 +6,15 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 import ppo_grpo_lab.envs  # noqa: F401  (registers the ids)
-from ppo_grpo_lab.envs.weekly_exams import (ACTIONS, FATIGUE_LEVELS, SKILL_LEVELS, WeeklyExams, expected_score,
-                                            outcomes, student_policy)
+from ppo_grpo_lab.envs.weekly_exams import (
+    ACTIONS,
+    FATIGUE_LEVELS,
+    SKILL_LEVELS,
+    WeeklyExams,
+    expected_score,
+    outcomes,
+    student_policy,
+)
 from ppo_grpo_lab.mdp import policy_evaluation, value_iteration
 
 ENV_ID = "ppo_grpo_lab/WeeklyExams-v0"

@@ -15,6 +15,9 @@ JOBS="${PPO_GRPO_LAB_JOBS:-2}"
 echo "[test] notebooks are stored without outputs"
 nbstripout --verify book/*.ipynb
 
+echo "[test] ruff (pyflakes, import order, docstrings; configured in pyproject.toml)"
+ruff check .
+
 echo "[test] unit, property and learning tests"
 python -m pytest tests -n "$JOBS" --dist loadfile "$@"
 

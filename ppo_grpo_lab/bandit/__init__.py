@@ -6,9 +6,17 @@
 - :mod:`.gradients`: REINFORCE loss and many-batch gradient estimates (bias/variance studies).
 - :mod:`.trainer`: :class:`BanditConfig` and :func:`train_bandit`, one loop for chapters 1–5.
 """
-from .exact import (exact_kl, exact_policy_gradient, expected_reward, kl_regularized_optimum, model_tensors,
-                    optimal_reward, regularized_objective, state_values)
 from .baselines import BASELINES, baseline_advantages
+from .exact import (
+                    exact_kl,
+                    exact_policy_gradient,
+                    expected_reward,
+                    kl_regularized_optimum,
+                    model_tensors,
+                    optimal_reward,
+                    regularized_objective,
+                    state_values,
+)
 from .gradients import gradient_error, gradient_estimates, reinforce_loss, sample_exams
 from .policy import TabularCritic, TabularSoftmaxPolicy
 from .trainer import BanditConfig, train_bandit

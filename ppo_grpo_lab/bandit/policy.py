@@ -56,7 +56,7 @@ class TabularSoftmaxPolicy(nn.Module):
         return obs.to(self.logits.dtype) @ self.logits  # (N, S) @ (S, A) -> (N, A)
 
     def log_prob(self, obs: Tensor, actions: Tensor) -> Tensor:
-        """log π_θ(a_i | s_i). Args: obs [N, S], actions (int Tensor, [N]). Returns (Tensor, [N])."""
+        """Log π_θ(a_i | s_i). Args: obs [N, S], actions (int Tensor, [N]). Returns (Tensor, [N])."""
         logp = torch.log_softmax(self(obs), dim=-1)  # (N, A)
         actions = as_tensor("actions", actions).long()
         if actions.shape != (obs.shape[0],):

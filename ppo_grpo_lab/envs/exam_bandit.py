@@ -85,10 +85,12 @@ class ExamModel:
 
     @property
     def n_students(self) -> int:
+        """Number of student types (rows of the tables)."""
         return len(self.students)
 
     @property
     def n_actions(self) -> int:
+        """Number of actions (revise, cram, cheat, ...)."""
         return len(self.actions)
 
     def sample_rewards(self, students, actions, rng: np.random.Generator) -> np.ndarray:

@@ -107,7 +107,8 @@ class TorchCartPoleVectorEnv(TorchVectorEnv):
 
     def _transition(self, a: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
         """The physics of one step (actions are not range-checked, which would need a device-to-host
-        copy; any nonzero action pushes right, like ``force = ±F``)."""
+        copy; any nonzero action pushes right, like ``force = ±F``).
+        """
         x_dot, theta, theta_dot = self.state[:, 1], self.state[:, 2], self.state[:, 3]  # each [N]
         force = a.to(self.dtype).mul_(2 * FORCE_MAG).sub_(FORCE_MAG)  # ±F
         cos, sin = torch.cos(theta), torch.sin(theta)

@@ -36,7 +36,8 @@ __all__ = ["TorchWeeklyExamsVectorEnv"]
 
 def _compact_tables(env: WeeklyExams) -> tuple[Tensor, Tensor, Tensor]:
     """Next-state indices ``nxt`` [S, A, M], cumulative probabilities ``cdf`` [S, A, M], and
-    the observations ``obs`` [S + K·F, D] including the graduated states (week fraction 1)."""
+    the observations ``obs`` [S + K·F, D] including the graduated states (week fraction 1).
+    """
     model = env.tabular_model()
     P = model.mdp.P  # [S, A, S]
     S, A = P.shape[:2]

@@ -171,12 +171,14 @@ class WeeklyExams(gym.Env):
 
     # -- Gymnasium API --------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start a semester: week 0, a fresh skill and fatigue; returns ``(observation, info)``."""
         super().reset(seed=seed)
         self._skill = int(self.np_random.integers(0, 3))
         self._fatigue, self._week = 0, 0
         return self._obs_info()
 
     def step(self, action):
+        """One week: apply the action, sit the exam; returns ``(obs, reward, terminated, truncated, info)``."""
         if not self.action_space.contains(action):
             raise ValueError(f"action: expected an integer in [0, {len(ACTIONS) - 1}], got {action!r}")
         if self._week >= self.n_weeks:
@@ -198,6 +200,7 @@ class WeeklyExams(gym.Env):
         return obs, float(reward), terminated, False, info
 
     def render(self):
+        """The current week as text (``render_mode="ansi"``), else ``None``."""
         if self.render_mode == "ansi":
             return f"week {self._week}/{self.n_weeks}  skill {self._skill}  fatigue {self._fatigue}"
         return None

@@ -1,9 +1,11 @@
 """Exercise stubs, one module per exercise, named after the function you write.
 
 Each module holds one function with the exact signature the grader calls, whose body
-raises ``NotImplementedError``. Either write the function in a notebook cell and check it
-there, or edit the stub file and check the file as saved (it is read again on every call,
-so no kernel restart is needed)::
+raises ``NotImplementedError``. Each chapter has the same function in its exercise cell (the
+cell tagged ``exercise`` after "Exercise N.k (graded)"), ending with ``check("<name>", <name>)``.
+Either write the body in that cell (the only way in Colab, where this package sits in
+site-packages), or edit the stub file and check the file as saved (it is read again on every
+call, so no kernel restart is needed)::
 
     from ppo_grpo_lab.grade import check
     check("gae", gae)      # gae defined in the cell

@@ -1,7 +1,11 @@
-"""Exercise ``aggregate_grpo`` (chapter 11): replace the body with your own code, save, then run
-``check("aggregate_grpo")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade aggregate_grpo``.
-The grader reads this file again on every call: no kernel restart after an edit. (Or
-write the function in a notebook cell and run ``check("aggregate_grpo", aggregate_grpo)``.)
+"""Exercise ``aggregate_grpo`` (chapter 11, graded): the stub for the command-line route.
+
+Where to write it. Colab: in the exercise cell of chapter 11 (it defines ``aggregate_grpo`` and ends
+with ``check("aggregate_grpo", aggregate_grpo)``); in Colab this file lies inside the installed
+package and is not the place for your code. Locally: that cell, or this file: replace the body
+below, save, then run ``check("aggregate_grpo")`` (``from ppo_grpo_lab.grade import check``) or
+``python -m ppo_grpo_lab.grade aggregate_grpo``. The grader reads this file again on every call, so
+an edit counts without a kernel restart.
 """
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
-"""Exercise ``baseline_advantage`` (chapter 2): replace the body with your own code, save, then run
-``check("baseline_advantage")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade baseline_advantage``.
-The grader reads this file again on every call: no kernel restart after an edit. (Or
-write the function in a notebook cell and run ``check("baseline_advantage", baseline_advantage)``.)
+"""Exercise ``baseline_advantage`` (chapter 2, Exercise 2.1).
+
+Where to write it. Colab: in the chapter's exercise cell, which defines the function and runs
+``check("baseline_advantage", baseline_advantage)`` (this file sits in site-packages there). Locally: that cell, or
+this file: replace the body, save, then run ``check("baseline_advantage")`` (``from ppo_grpo_lab.grade import check``)
+or ``python -m ppo_grpo_lab.grade baseline_advantage``. The grader reads this file again on every call:
+no kernel restart after an edit.
 """
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
-"""Exercise ``clipped_surrogate`` (chapter 3): replace the body with your own code, save, then run
-``check("clipped_surrogate")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade clipped_surrogate``.
-The grader reads this file again on every call: no kernel restart after an edit. (Or
-write the function in a notebook cell and run ``check("clipped_surrogate", clipped_surrogate)``.)
+"""Exercise ``clipped_surrogate`` (chapter 3, Exercise 3.1).
+
+Where to write it. Colab: in the chapter's exercise cell, which defines the function and runs
+``check("clipped_surrogate", clipped_surrogate)`` (this file sits in site-packages there). Locally: that cell, or
+this file: replace the body, save, then run ``check("clipped_surrogate")`` (``from ppo_grpo_lab.grade import check``)
+or ``python -m ppo_grpo_lab.grade clipped_surrogate``. The grader reads this file again on every call:
+no kernel restart after an edit.
 """
 from __future__ import annotations
 

@@ -1,7 +1,11 @@
-"""Exercise ``discounted_returns`` (chapter 6): replace the body with your own code, save, then run
-``check("discounted_returns")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade discounted_returns``.
-The grader reads this file again on every call: no kernel restart after an edit. (Or
-write the function in a notebook cell and run ``check("discounted_returns", discounted_returns)``.)
+"""Exercise ``discounted_returns`` (chapter 6, graded): the stub for the command-line route.
+
+Where to write it. Colab: in the exercise cell of chapter 6 (it defines ``discounted_returns`` and
+ends with ``check("discounted_returns", discounted_returns)``); in Colab this file lies inside the
+installed package and is not the place for your code. Locally: that cell, or this file: replace the
+body below, save, then run ``check("discounted_returns")`` (``from ppo_grpo_lab.grade import
+check``) or ``python -m ppo_grpo_lab.grade discounted_returns``. The grader reads this file again on
+every call, so an edit counts without a kernel restart.
 """
 from __future__ import annotations
 

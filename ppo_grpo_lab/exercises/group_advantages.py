@@ -1,7 +1,10 @@
-"""Exercise ``group_advantages`` (chapter 5): replace the body with your own code, save, then run
-``check("group_advantages")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade group_advantages``.
-The grader reads this file again on every call: no kernel restart after an edit. (Or
-write the function in a notebook cell and run ``check("group_advantages", group_advantages)``.)
+"""Exercise ``group_advantages`` (chapter 5, Exercise 5.1).
+
+Where to write it. Colab: in the chapter's exercise cell, which defines the function and runs
+``check("group_advantages", group_advantages)`` (this file sits in site-packages there). Locally: that cell, or
+this file: replace the body, save, then run ``check("group_advantages")`` (``from ppo_grpo_lab.grade import check``)
+or ``python -m ppo_grpo_lab.grade group_advantages``. The grader reads this file again on every call:
+no kernel restart after an edit.
 """
 from __future__ import annotations
 

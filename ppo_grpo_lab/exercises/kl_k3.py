@@ -1,7 +1,10 @@
-"""Exercise ``kl_k3`` (chapter 4): replace the body with your own code, save, then run
-``check("kl_k3")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade kl_k3``.
-The grader reads this file again on every call: no kernel restart after an edit. (Or
-write the function in a notebook cell and run ``check("kl_k3", kl_k3)``.)
+"""Exercise ``kl_k3`` (chapter 4, Exercise 4.1).
+
+Where to write it. Colab: in the chapter's exercise cell, which defines the function and runs
+``check("kl_k3", kl_k3)`` (this file sits in site-packages there). Locally: that cell, or
+this file: replace the body, save, then run ``check("kl_k3")`` (``from ppo_grpo_lab.grade import check``)
+or ``python -m ppo_grpo_lab.grade kl_k3``. The grader reads this file again on every call:
+no kernel restart after an edit.
 """
 from __future__ import annotations
 

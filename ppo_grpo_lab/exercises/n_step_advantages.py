@@ -1,7 +1,11 @@
-"""Exercise ``n_step_advantages`` (chapter 10): replace the body with your own code, save, then run
-``check("n_step_advantages")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade n_step_advantages``.
-The grader reads this file again on every call: no kernel restart after an edit. (Or
-write the function in a notebook cell and run ``check("n_step_advantages", n_step_advantages)``.)
+"""Exercise ``n_step_advantages`` (chapter 10, graded): the stub for the command-line route.
+
+Where to write it. Colab: in the exercise cell of chapter 10 (it defines ``n_step_advantages`` and
+ends with ``check("n_step_advantages", n_step_advantages)``); in Colab this file lies inside the
+installed package and is not the place for your code. Locally: that cell, or this file: replace the
+body below, save, then run ``check("n_step_advantages")`` (``from ppo_grpo_lab.grade import check``)
+or ``python -m ppo_grpo_lab.grade n_step_advantages``. The grader reads this file again on every
+call, so an edit counts without a kernel restart.
 """
 from __future__ import annotations
 

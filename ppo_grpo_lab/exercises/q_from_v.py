@@ -1,7 +1,11 @@
-"""Exercise ``q_from_v`` (chapter 8): replace the body with your own code, save, then run
-``check("q_from_v")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade q_from_v``.
-The grader reads this file again on every call: no kernel restart after an edit. (Or
-write the function in a notebook cell and run ``check("q_from_v", q_from_v)``.)
+"""Exercise ``q_from_v`` (chapter 8, graded): the stub for the command-line route.
+
+Where to write it. Colab: in the exercise cell of chapter 8 (it defines ``q_from_v`` and ends with
+``check("q_from_v", q_from_v)``); in Colab this file lies inside the installed package and is not
+the place for your code. Locally: that cell, or this file: replace the body below, save, then run
+``check("q_from_v")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade
+q_from_v``. The grader reads this file again on every call, so an edit counts without a kernel
+restart.
 """
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
-"""Exercise ``reinforce_loss`` (chapter 1): replace the body with your own code, save, then run
-``check("reinforce_loss")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade reinforce_loss``.
-The grader reads this file again on every call: no kernel restart after an edit. (Or
-write the function in a notebook cell and run ``check("reinforce_loss", reinforce_loss)``.)
+"""Exercise ``reinforce_loss`` (chapter 1, Exercise 1.1).
+
+Where to write it. Colab: in the chapter's exercise cell, which defines the function and runs
+``check("reinforce_loss", reinforce_loss)`` (this file sits in site-packages there). Locally: that cell, or
+this file: replace the body, save, then run ``check("reinforce_loss")`` (``from ppo_grpo_lab.grade import check``)
+or ``python -m ppo_grpo_lab.grade reinforce_loss``. The grader reads this file again on every call:
+no kernel restart after an edit.
 """
 from __future__ import annotations
 

@@ -1,7 +1,11 @@
-"""Exercise ``td_residuals`` (chapter 7): replace the body with your own code, save, then run
-``check("td_residuals")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade td_residuals``.
-The grader reads this file again on every call: no kernel restart after an edit. (Or
-write the function in a notebook cell and run ``check("td_residuals", td_residuals)``.)
+"""Exercise ``td_residuals`` (chapter 7, graded): the stub for the command-line route.
+
+Where to write it. Colab: in the exercise cell of chapter 7 (it defines ``td_residuals`` and ends
+with ``check("td_residuals", td_residuals)``); in Colab this file lies inside the installed package
+and is not the place for your code. Locally: that cell, or this file: replace the body below, save,
+then run ``check("td_residuals")`` (``from ppo_grpo_lab.grade import check``) or ``python -m
+ppo_grpo_lab.grade td_residuals``. The grader reads this file again on every call, so an edit counts
+without a kernel restart.
 """
 from __future__ import annotations
 

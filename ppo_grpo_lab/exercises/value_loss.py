@@ -1,7 +1,11 @@
-"""Exercise ``value_loss`` (chapter 9): replace the body with your own code, save, then run
-``check("value_loss")`` (``from ppo_grpo_lab.grade import check``) or ``python -m ppo_grpo_lab.grade value_loss``.
-The grader reads this file again on every call: no kernel restart after an edit. (Or
-write the function in a notebook cell and run ``check("value_loss", value_loss)``.)
+"""Exercise ``value_loss`` (chapter 9, graded): the stub for the command-line route.
+
+Where to write it. Colab: in the exercise cell of chapter 9 (it defines ``value_loss`` and ends with
+``check("value_loss", value_loss)``); in Colab this file lies inside the installed package and is
+not the place for your code. Locally: that cell, or this file: replace the body below, save, then
+run ``check("value_loss")`` (``from ppo_grpo_lab.grade import check``) or ``python -m
+ppo_grpo_lab.grade value_loss``. The grader reads this file again on every call, so an edit counts
+without a kernel restart.
 """
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def _exercise(name: str) -> Exercise:
 
 
 def example(name: str) -> list[dict]:
-    """The visible example(s) ``check`` runs first: ``[{"args": (...), "expected": Tensor, "note": str}]``.
+    """The visible examples the grader runs first: ``[{"args": (...), "expected": Tensor, "note": str}]``.
 
     Handy to test your function by hand before grading it, e.g.
     ``ex = example("gae")[0]; my_gae(*ex["args"]) - ex["expected"]``.

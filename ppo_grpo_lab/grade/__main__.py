@@ -92,6 +92,7 @@ def _names_defined(parser, sub: Submission, names: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m ppo_grpo_lab.grade``; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in EXERCISES]

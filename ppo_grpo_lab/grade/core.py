@@ -93,10 +93,12 @@ class Result:
 
     @property
     def passed(self) -> bool:
+        """True when every case passed."""
         return self.status == "passed"
 
     @property
     def summary(self) -> str:
+        """One line: name, status, number of cases and the seed."""
         return f"{self.name}: {self.status} ({self.cases_run} cases, seed {self.seed})"
 
     def __bool__(self) -> bool:
@@ -112,6 +114,7 @@ class Result:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Result":
+        """The inverse of :meth:`to_dict`."""
         return cls(d["name"], d["status"], d["cases_run"], d["seed"], d["message"], d["points"], d["max_points"])
 
 

@@ -41,6 +41,7 @@ def table(results: list[Result]) -> str:
 
 
 def to_json(obj) -> str:
+    """``obj`` as indented JSON (non-ASCII kept)."""
     return json.dumps(obj, indent=2, ensure_ascii=False)
 
 

@@ -20,6 +20,7 @@ is_collapsed        the collapse watchdog                            watchdog
 RewardModel         TinyGPT trunk + scalar head, Bradley–Terry loss  reward_model
 FlawedLabeller      preference pairs judged with a known flaw        preferences
 step_rewards        per-step checks of a worked answer (0/1)         step_reward
+process_advantage_fn  GRPO with process supervision (advantage hook)  process_hooks
 to_hf, from_hf      TinyGPT ↔ transformers GPT2LMHeadModel           hf
 ==================  ===============================================  ==============
 
@@ -56,6 +57,7 @@ from .preferences import (
                            make_pairs,
                            sample_answers,
 )
+from .process_hooks import process_advantage_fn
 from .reward_model import (
                            RewardModel,
                            RewardModelConfig,
@@ -90,5 +92,5 @@ __all__ = [
     "RewardModel", "RewardModelConfig", "bradley_terry_loss", "pairwise_accuracy", "reward_fn", "train_reward_model",
     "SURFACES", "FlawedLabeller", "PreferencePairs", "demo_answers", "encode_answers", "make_pairs", "sample_answers",
     "StepTask", "step_rewards", "step_rewards_from_completions", "answer_stats", "answers", "pass_at_k",
-    "ScratchpadAddition", "ScratchpadCountdown", "final_answer", "is_worked",
+    "ScratchpadAddition", "ScratchpadCountdown", "final_answer", "is_worked", "process_advantage_fn",
 ]

@@ -27,7 +27,6 @@ one and two processes without changing the model's outputs.
 """
 from __future__ import annotations
 
-import copy
 import warnings
 from dataclasses import dataclass
 from typing import ClassVar
@@ -38,14 +37,14 @@ from .. import distributed as ddp
 from .._checks import check_choice, check_int, check_range
 from ..aggregation import AGGREGATIONS, masked_mean
 from ..config import TrainerConfig
-from ..group import SCALES, group_advantages, zero_std_groups
-from .evaluation import prompts_tensor, score
+from ..group import SCALES, group_advantages
+from .grpo_batch import collect_groups, hook_advantages
 from .grpo_loss import grpo_loss
 from .memory import SavedTensorMeter
 from .model import GPTConfig, TinyGPT
-from .sampling import completion_log_probs, generate
+from .sampling import completion_log_probs
 from .sft import SFTConfig, SFTTrainer
-from .trainer import LMTrainer
+from .trainer import LMTrainer, policy_and_reference
 from .watchdog import COLLAPSE_HINT, is_collapsed
 
 __all__ = ["GRPOConfig", "GRPOTrainer", "train_grpo"]
@@ -75,6 +74,10 @@ class GRPOConfig(TrainerConfig):
             and hurts others; 3e-5 raised held-out accuracy on addition for each of seeds 0–2.
         max_grad_norm: gradient-norm clip, 0.5–1.0.
         eval_every: held-out greedy accuracy every this many steps (and at steps 0 and last); 0: only those.
+        dynamic_sampling: DAPO's dynamic sampling: train only on groups whose rewards are not all equal,
+            sampling more rounds of B questions to refill the batch (:mod:`~ppo_grpo_lab.llm.grpo_batch`).
+        max_resample_rounds: extra rounds at most per update with ``dynamic_sampling`` (0–8); when the cap is
+            hit, the batch is topped up with zero-spread groups (advantage 0).
     """
 
     ALIASES: ClassVar[dict[str, str]] = {"lr": "learning_rate", "mu": "update_epochs", "steps": "num_updates",
@@ -93,6 +96,8 @@ class GRPOConfig(TrainerConfig):
     learning_rate: float = 3e-5
     max_grad_norm: float = 1.0
     eval_every: int = 10
+    dynamic_sampling: bool = False
+    max_resample_rounds: int = 4
 
     def __post_init__(self):
         super().__post_init__()
@@ -113,6 +118,7 @@ class GRPOConfig(TrainerConfig):
         check_range("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
         check_range("max_grad_norm", self.max_grad_norm, 0.0, _INF, low_open=True)
         check_int("eval_every", self.eval_every, 0)
+        check_int("max_resample_rounds", self.max_resample_rounds, 0)
 
 
 class GRPOTrainer(LMTrainer):
@@ -124,9 +130,19 @@ class GRPOTrainer(LMTrainer):
         policy: the model to train in place (default: a fresh :class:`TinyGPT` of ``model_config``).
         reference: the frozen π_ref (default: a copy of ``policy`` as it is now).
         model_config: size of a fresh policy.
+        reward_fn: a reward hook ``(problems, texts, finished) -> (Tensor, [N])`` used as the training reward
+            instead of the task's checker (e.g. :func:`~ppo_grpo_lab.llm.reward_model.reward_fn`); None: the checker.
+        advantage_fn: ``(problems, completions, mask, rewards) -> (Tensor, [N, L])`` per-token advantages
+            replacing the group advantage (e.g. :func:`~ppo_grpo_lab.llm.process_hooks.process_advantage_fn`).
+            It receives this process's N = k·G rows (whole groups, G consecutive rows per question; all B·G
+            with one process) and their training rewards (Tensor, [N]). None: ``group_advantages``.
+            Hooks are not saved in checkpoints: set ``trainer.reward_fn``/``advantage_fn`` again after :meth:`load`.
 
-    Metrics per step: ``reward/mean``, ``reward/std`` (over the B·G answers), ``reward/accuracy``
-    (sampled answers correct), ``stats/zero_std_frac`` (groups with all-equal rewards: no signal),
+    Metrics per step: ``reward/mean``, ``reward/std`` (training reward over the answers sampled in the
+    update: B·G, more with dynamic sampling), ``reward/accuracy`` (sampled answers correct), ``reward/gold``
+    (mean of the task's checker; equals ``reward/mean`` without ``reward_fn``) and ``reward/gold_accuracy``
+    (= ``reward/accuracy``), ``stats/zero_std_frac`` (sampled groups with all-equal rewards: no signal, before
+    any filtering), ``stats/batch_zero_std_frac`` (the same in the trained batch), ``stats/resample_rounds``,
     ``completion/length`` (mean tokens incl. EOS), ``stats/entropy`` (mean per-token entropy),
     the loss stats of the last inner step (:func:`grpo_loss`), ``stats/grad_norm``,
     ``watchdog/collapse`` (1 when :func:`~ppo_grpo_lab.llm.watchdog.is_collapsed`), ``time/seconds``;
@@ -142,10 +158,13 @@ class GRPOTrainer(LMTrainer):
     """
 
     kind, config_class = "grpo", GRPOConfig
+    reuse_policy_log_probs: ClassVar[bool] = True  # μ = 1: no separate π_θold pass (False: the unoptimised path)
 
     def __init__(self, task, tok, config: GRPOConfig | None = None, policy: TinyGPT | None = None,
-                 reference: TinyGPT | None = None, model_config: GPTConfig | None = None, eval_problems=None):
+                 reference: TinyGPT | None = None, model_config: GPTConfig | None = None, eval_problems=None,
+                 reward_fn=None, advantage_fn=None):
         super().__init__(task, tok, config if config is not None else GRPOConfig(), eval_problems)
+        self.reward_fn, self.advantage_fn = reward_fn, advantage_fn
         cfg, R = self.config, self.world_size
         n_q = cfg.batch_size // cfg.group_size
         if n_q % R:
@@ -153,12 +172,8 @@ class GRPOTrainer(LMTrainer):
                              f"processes, got batch_size={cfg.batch_size}; use a multiple of {R * cfg.group_size}")
         self.q_local = n_q // R  # this rank's questions: q0 … q0+q_local−1
         self.q0 = self.rank * self.q_local
-        if policy is None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(cfg.seed)
-                policy = TinyGPT(model_config if model_config is not None else GPTConfig(vocab_size=tok.vocab_size))
-        self.model = policy.to(self.device).train()
-        self.reference = (reference if reference is not None else copy.deepcopy(policy)).to(self.device).eval()
+        self.model, self.reference = policy_and_reference(policy, reference, model_config, tok.vocab_size, cfg.seed,
+                                                          self.device)
         for module in (self.model, self.reference):  # every rank starts from rank 0's weights
             ddp.broadcast_module(module)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
@@ -169,7 +184,8 @@ class GRPOTrainer(LMTrainer):
 
     @classmethod
     def from_sft(cls, task, tok, sft_config: SFTConfig | None = None, config: GRPOConfig | None = None,
-                 model_config: GPTConfig | None = None, eval_problems=None) -> "GRPOTrainer":
+                 model_config: GPTConfig | None = None, eval_problems=None, reward_fn=None,
+                 advantage_fn=None) -> "GRPOTrainer":
         """Warm-start: train a fresh model with SFT (:class:`~ppo_grpo_lab.llm.sft.SFTTrainer`), then GRPO from
         it against a frozen copy of it (π_ref). The SFT run's History is ``sft_history``; the GRPO History
         starts with ``sft/final_loss`` at step 0. ``sft_config`` defaults to ``SFTConfig()`` with this
@@ -179,7 +195,8 @@ class GRPOTrainer(LMTrainer):
             sft_config = SFTConfig(seed=config.seed, device=config.device, progress=config.progress)
         sft = SFTTrainer(task, tok, sft_config, model_config, eval_problems)
         sft.train()
-        trainer = cls(task, tok, config, policy=sft.model, eval_problems=eval_problems)
+        trainer = cls(task, tok, config, policy=sft.model, eval_problems=eval_problems, reward_fn=reward_fn,
+                      advantage_fn=advantage_fn)
         trainer.sft_history = sft.history
         trainer.history.log(0, {"sft/final_loss": sft.history.last("loss/sft")})
         return trainer
@@ -208,31 +225,19 @@ class GRPOTrainer(LMTrainer):
         return f"GRPO update {self.collapsed_at}: {COLLAPSE_HINT} (now {self.config.learning_rate:g})"
 
     def _update(self):
-        cfg, task, tok, dev = self.config, self.task, self.tok, self.device
-        G, n_q, k, q0 = cfg.group_size, cfg.batch_size // cfg.group_size, self.q_local, self.q0
-        questions = task.sample(n_q, self.rng, "train")[q0:q0 + k]  # every rank draws all B, keeps its share
-        problems = [p for p in questions for _ in range(G)]  # each question G times
-        prompts = prompts_tensor(tok, problems, dev)  # (k·G, P): this rank's rows of the B·G
-        completions, mask = generate(self.model, prompts, task.max_answer_len, cfg.temperature, self.generator,
-                                     shard=(q0 * G, n_q * G))  # (k·G, L)
-        rewards, correct = score(task, tok, problems, completions.cpu())
-        # everyone sees all B·G rewards: group and batch statistics are global
-        rewards = ddp.all_gather_cat(rewards.to(dev), 0).cpu()  # (B·G,)
-        correct = ddp.all_gather_cat(correct.to(dev, torch.uint8), 0).cpu().bool()
-        lengths = ddp.all_gather_cat(mask.sum(1).float(), 0)
-        rewards_bg = rewards.view(n_q, G)  # (B, G)
-        advantages = group_advantages(rewards_bg, scale=cfg.adv_scale).view(-1)[q0 * G:(q0 + k) * G].to(dev)
-        with torch.no_grad():
-            old_lp = completion_log_probs(self.model, prompts, completions)["log_probs"]  # (k·G, L)
-            ref_lp = (completion_log_probs(self.reference, prompts, completions)["log_probs"] if cfg.beta > 0
-                      else old_lp)
+        cfg, G, k, q0 = self.config, self.config.group_size, self.q_local, self.q0
+        batch = collect_groups(self)  # this rank's rows; rewards of all B groups [B, G]
+        prompts, completions, mask = batch.prompts, batch.completions, batch.mask
+        advantages = (group_advantages(batch.rewards, scale=cfg.adv_scale).view(-1)[q0 * G:(q0 + k) * G]
+                      if self.advantage_fn is None else hook_advantages(self.advantage_fn, batch, q0, k)).to(self.device)
+        with torch.no_grad():  # μ = 1: π_θold is π_θ, its log-probs are the policy pass's, detached (in _optimise)
+            old_lp = (completion_log_probs(self.model, prompts, completions)["log_probs"]  # (k·G, L)
+                      if cfg.update_epochs > 1 or not self.reuse_policy_log_probs else None)
+            ref_lp = completion_log_probs(self.reference, prompts, completions)["log_probs"] if cfg.beta > 0 else None
         stats, ent, grad_norm = self._optimise(prompts, completions, mask, advantages, old_lp, ref_lp, 0)
         for it in range(1, cfg.update_epochs):  # μ > 1: the entropy is that of the first pass
             stats, _, grad_norm = self._optimise(prompts, completions, mask, advantages, old_lp, ref_lp, it)
-        rec = {**stats, "reward/mean": rewards.mean(), "reward/std": rewards.std(),
-               "reward/accuracy": correct.float().mean(),
-               "stats/zero_std_frac": zero_std_groups(rewards_bg).float().mean(),
-               "completion/length": lengths.mean(), "stats/entropy": ent, "stats/grad_norm": grad_norm}
+        rec = {**stats, **batch.metrics(), "stats/entropy": ent, "stats/grad_norm": grad_norm}
         rec["watchdog/collapse"] = float(self._watch(rec))
         return rec
 
@@ -246,7 +251,8 @@ class GRPOTrainer(LMTrainer):
         cfg = self.config
         with self.meter.measure():
             out = completion_log_probs(self.model, prompts, completions, with_entropy=it == 0)
-            loss, stats = grpo_loss(out["log_probs"], old_lp, ref_lp, advantages, mask, cfg.clip_eps,
+            old = out["log_probs"].detach() if old_lp is None else old_lp  # None: μ = 1, the ratio is exactly 1
+            loss, stats = grpo_loss(out["log_probs"], old, ref_lp, advantages, mask, cfg.clip_eps,
                                     cfg.clip_eps_high, cfg.beta, cfg.aggregation)
         ent = masked_mean(out["entropy"].detach(), mask) if it == 0 else torch.zeros((), device=loss.device)
         n_tok = mask.sum().to(loss.dtype)
@@ -277,10 +283,11 @@ class GRPOTrainer(LMTrainer):
         return hit
 
 
-def train_grpo(policy, ref_model, task, tok, cfg: GRPOConfig, eval_problems=None):
+def train_grpo(policy, ref_model, task, tok, cfg: GRPOConfig, eval_problems=None, reward_fn=None, advantage_fn=None):
     """Train ``policy`` in place with GRPO against the frozen ``ref_model``; returns the History.
 
     The one-call form of ``GRPOTrainer(task, tok, cfg, policy, ref_model, eval_problems=...).train()``;
     the metrics are listed on :class:`GRPOTrainer`.
     """
-    return GRPOTrainer(task, tok, cfg, policy=policy, reference=ref_model, eval_problems=eval_problems).train()
+    return GRPOTrainer(task, tok, cfg, policy=policy, reference=ref_model, eval_problems=eval_problems,
+                       reward_fn=reward_fn, advantage_fn=advantage_fn).train()

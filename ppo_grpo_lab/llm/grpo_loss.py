@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import as_bool_mask, as_tensor, check_choice, check_clip_eps, check_finite, check_ndim, check_range
-from .._checks import check_same_shape
+from .._checks import (
+    as_bool_mask,
+    as_tensor,
+    check_choice,
+    check_clip_eps,
+    check_finite,
+    check_ndim,
+    check_range,
+    check_same_shape,
+)
 from ..aggregation import AGGREGATIONS, _aggregate, _check_max_completion_length, _masked_mean
 from ..kl import _kl_k3
 from ..surrogate import _clip_statistics, _clipped_objective
@@ -24,8 +32,9 @@ def _check_grpo_inputs(log_probs, old_log_probs, ref_log_probs, advantages, mask
     ref_log_probs = as_tensor("ref_log_probs", ref_log_probs) if beta > 0 else None
     mask = as_bool_mask("mask", as_tensor("mask", mask))
     check_same_shape("log_probs", log_probs, old_log_probs=old_log_probs, ref_log_probs=ref_log_probs, mask=mask)
-    if advantages.shape != log_probs.shape[:1]:
-        raise ValueError(f"advantages: expected shape ({log_probs.shape[0]},) (one per answer), "
+    if advantages.shape not in (log_probs.shape[:1], log_probs.shape):
+        B, L = log_probs.shape
+        raise ValueError(f"advantages: expected shape ({B},) (one per answer) or ({B}, {L}) (one per token), "
                          f"got {tuple(advantages.shape)}")
     check_finite(log_probs=log_probs, old_log_probs=old_log_probs, ref_log_probs=ref_log_probs, advantages=advantages)
     return log_probs, old_log_probs, ref_log_probs, advantages, mask
@@ -40,7 +49,9 @@ def grpo_loss(log_probs, old_log_probs, ref_log_probs, advantages, mask, clip_ep
         log_probs: (Tensor, [B, L]) ``log π_θ(o_t | q, o_<t)``, differentiable.
         old_log_probs: (Tensor, [B, L]) the same under the sampling policy π_θold.
         ref_log_probs: (Tensor, [B, L]) the same under π_ref (ignored when β = 0).
-        advantages: (Tensor, [B]) one advantage per answer (from :func:`group_advantages`, flattened).
+        advantages: (Tensor, [B]) one advantage per answer (from :func:`group_advantages`, flattened),
+            or (Tensor, [B, L]) one per token (process supervision,
+            :func:`~ppo_grpo_lab.process.process_advantages`); any other shape raises ValueError.
         mask: (bool Tensor, [B, L]) real answer tokens (EOS included).
         clip_eps, clip_eps_high: ε (> 0; ε ≥ 1 never clips from below) and ε_high (None: ε).
         beta: β >= 0.
@@ -59,7 +70,7 @@ def grpo_loss(log_probs, old_log_probs, ref_log_probs, advantages, mask, clip_ep
     check_clip_eps(clip_eps, clip_eps_high)
     check_choice("aggregation", aggregation, list(AGGREGATIONS))
     _check_max_completion_length(max_completion_length)
-    adv = advantages[:, None]  # (B, 1), one advantage for every token of an answer
+    adv = advantages[:, None] if advantages.ndim == 1 else advantages  # (B, 1): every token its answer's; or (B, L)
     objective = _clipped_objective(log_probs, old_log_probs, adv, clip_eps, clip_eps_high)  # (B, L)
     kl = _kl_k3(log_probs, ref_log_probs) if beta > 0 else torch.zeros_like(log_probs)  # (B, L)
     loss = -_aggregate(aggregation, objective - beta * kl, mask, max_completion_length)

@@ -58,6 +58,7 @@ class SavedTensorMeter:
 
     @contextmanager
     def measure(self):
+        """Context manager: record the bytes of the tensors autograd saves inside it (peak kept)."""
         storages: dict[int, int] = {}
         skip = {p.untyped_storage().data_ptr() for m in self.exclude for p in m.parameters()}
 

@@ -33,7 +33,7 @@ from .evaluation import prompts_tensor, score
 from .memory import SavedTensorMeter
 from .model import GPTConfig, TinyGPT
 from .sampling import completion_log_probs, generate
-from .trainer import LMTrainer
+from .trainer import LMTrainer, policy_and_reference
 
 __all__ = ["PPOLMConfig", "PPOLMTrainer", "token_rewards", "token_gae", "ppo_lm_loss", "make_critic", "train_ppo_lm"]
 
@@ -178,21 +178,19 @@ class PPOLMTrainer(LMTrainer):
         cfg = self.config
         if self.world_size > 1:
             raise ValueError(f"PPOLMTrainer: expected one process, got {self.world_size} (use GRPOTrainer under torchrun)")
-        if policy is None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(cfg.seed)
-                policy = TinyGPT(model_config if model_config is not None else GPTConfig(vocab_size=tok.vocab_size))
-        self.model = policy.to(self.device).train()
-        self.reference = (reference if reference is not None else copy.deepcopy(policy)).to(self.device).eval()
+        self.model, self.reference = policy_and_reference(policy, reference, model_config, tok.vocab_size, cfg.seed,
+                                                          self.device)
         self.critic = make_critic(self.model)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_learning_rate)
         self.meter = SavedTensorMeter([self.model, self.critic, self.reference])
 
     def models(self):
+        """The modules a checkpoint stores, by name."""
         return {"policy": self.model, "critic": self.critic, "reference": self.reference}
 
     def optimizers(self):
+        """The optimisers a checkpoint stores, by name."""
         return {"policy": self.optimizer, "critic": self.critic_optimizer}
 
     @classmethod

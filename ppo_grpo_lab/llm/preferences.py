@@ -137,7 +137,7 @@ def encode_answers(tok: CharTokenizer, texts: Sequence[str], max_len: int) -> Te
 @torch.no_grad()
 def sample_answers(policy, tok: CharTokenizer, task, problems: Sequence, n: int, temperature: float = 1.0,
                    generator: torch.Generator | None = None) -> list[list[str]]:
-    """n sampled answers per problem (finished ones only, so fewer than n may come back)."""
+    """N sampled answers per problem (finished ones only, so fewer than n may come back)."""
     device = next(policy.parameters()).device
     rep = [p for p in problems for _ in range(n)]
     comps, _ = generate(policy, prompts_tensor(tok, rep, device), task.max_answer_len, temperature, generator)
@@ -146,7 +146,7 @@ def sample_answers(policy, tok: CharTokenizer, task, problems: Sequence, n: int,
 
 
 def demo_answers(task, problems: Sequence, n: int, rng: np.random.Generator, error_rate: float = 0.5) -> list[list[str]]:
-    """n demonstrations per problem from ``task.demo`` (each wrong with probability ``error_rate``)."""
+    """N demonstrations per problem from ``task.demo`` (each wrong with probability ``error_rate``)."""
     return [[task.demo(p, rng, error_rate) for _ in range(n)] for p in problems]
 
 

@@ -97,6 +97,7 @@ class RewardModel(nn.Module):
 
     @property
     def cfg(self) -> GPTConfig:
+        """The trunk's :class:`GPTConfig`."""
         return self.trunk.cfg
 
     def forward(self, prompts: Tensor, completions: Tensor, mask: Tensor | None = None) -> Tensor:

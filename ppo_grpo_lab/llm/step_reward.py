@@ -40,7 +40,9 @@ __all__ = ["StepTask", "step_rewards", "step_rewards_from_completions"]
 class StepTask(Protocol):
     """What a task provides for process supervision (see the module docstring)."""
 
-    def steps(self, problem, text: str) -> list[tuple[int, bool]]: ...
+    def steps(self, problem, text: str) -> list[tuple[int, bool]]:
+        """``[(end_char, correct), ...]``: where each step of ``text`` ends (inclusive) and whether it is right."""
+        ...
 
 
 def _one_answer(task, problem, text: str, finished: bool) -> list[tuple[int, float]]:

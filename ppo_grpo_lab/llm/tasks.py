@@ -80,7 +80,7 @@ class _Task:
         raise NotImplementedError
 
     def sample(self, n: int, rng: np.random.Generator, split: str = "train") -> list[Problem]:
-        """n problems from the ``"train"`` or ``"eval"`` split (disjoint by :func:`is_heldout`)."""
+        """N problems from the ``"train"`` or ``"eval"`` split (disjoint by :func:`is_heldout`)."""
         if split not in ("train", "eval"):
             raise ValueError(f"split: expected 'train' or 'eval', got {split!r}")
         want_heldout = split == "eval"
@@ -131,10 +131,12 @@ class AdditionTask(_Task):
 
     @staticmethod
     def operands(problem: Problem) -> tuple[int, int]:
+        """``(a, b)`` read from the prompt ``"a+b="``."""
         a, b = problem.prompt.rstrip("=").split("+")
         return int(a), int(b)
 
     def has_carry(self, problem: Problem) -> bool:
+        """True when forgetting every carry gives a wrong sum."""
         a, b = self.operands(problem)
         return no_carry_sum(a, b) != a + b
 
@@ -144,9 +146,11 @@ class AdditionTask(_Task):
         return str(no_carry_sum(a, b)) if rng.random() < error_rate else str(a + b)
 
     def is_correct(self, problem, text):
+        """True when ``text`` is exactly the sum."""
         return text == problem.answer
 
     def is_formatted(self, text):
+        """True for a number without leading zeros."""
         return re.fullmatch(r"0|[1-9]\d*", text) is not None
 
 
@@ -181,6 +185,7 @@ class CountdownTask(_Task):
 
     @staticmethod
     def parse(problem: Problem) -> tuple[list[int], int]:
+        """``(numbers, target)`` read from the prompt ``"3,4,2>10="``."""
         nums, target = problem.prompt.rstrip("=").split(">")
         return [int(x) for x in nums.split(",")], int(target)
 
@@ -205,9 +210,11 @@ class CountdownTask(_Task):
         return expr
 
     def is_formatted(self, text):
+        """True for n one-digit numbers joined by + - *."""
         return re.fullmatch(r"[1-9](?:[+\-*][1-9]){%d}" % (self.n_numbers - 1), text) is not None
 
     def is_correct(self, problem, text):
+        """True when ``text`` uses each number once and evaluates to the target."""
         if not self.is_formatted(text):
             return False
         nums, target = self.parse(problem)

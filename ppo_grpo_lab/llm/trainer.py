@@ -25,6 +25,7 @@ key                 content
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from typing import Any, ClassVar
@@ -78,6 +79,7 @@ class LMTrainer:
         raise NotImplementedError
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimisers a checkpoint stores, by name (subclasses define them)."""
         raise NotImplementedError
 
     def _update(self) -> dict[str, Any]:
@@ -92,6 +94,7 @@ class LMTrainer:
 
     @property
     def policy(self) -> TinyGPT:
+        """The model being trained (the first of :meth:`models`)."""
         return next(iter(self.models().values()))
 
     # ------------------------------------------------------------- the loop
@@ -154,7 +157,8 @@ class LMTrainer:
     def load(cls, path: str, task, tok, eval_problems=None, **overrides) -> "LMTrainer":
         """Rebuild a trainer from :meth:`save`; ``overrides`` replace config fields (e.g. a larger
         ``num_updates`` to continue further, ``progress=False``). Raises
-        :class:`~ppo_grpo_lab.checkpoint.CheckpointError` for a file of another kind or a tampered one."""
+        :class:`~ppo_grpo_lab.checkpoint.CheckpointError` for a file of another kind or a tampered one.
+        """
         ckpt = load_checkpoint(path, cls.kind)
         name = getattr(task, "name", type(task).__name__)
         if ckpt["task"] != name:
@@ -176,3 +180,15 @@ class LMTrainer:
     def _from_checkpoint(cls, task, tok, config, model_cfg: GPTConfig, eval_problems):
         """A trainer with freshly built models of the saved size (weights are loaded afterwards)."""
         raise NotImplementedError
+
+
+def policy_and_reference(policy: TinyGPT | None, reference: TinyGPT | None, model_config: GPTConfig | None,
+                         vocab_size: int, seed: int, device: torch.device) -> tuple[TinyGPT, TinyGPT]:
+    """The trained policy (a fresh :class:`TinyGPT` seeded with ``seed`` when ``policy`` is None) in train
+    mode, and the frozen reference (a copy of the policy when ``reference`` is None) in eval mode, on ``device``."""
+    if policy is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            policy = TinyGPT(model_config if model_config is not None else GPTConfig(vocab_size=vocab_size))
+    reference = reference if reference is not None else copy.deepcopy(policy)
+    return policy.to(device).train(), reference.to(device).eval()

@@ -79,7 +79,7 @@ class ActorCritic(nn.Module):
         return self.critic(obs).squeeze(-1)
 
     def _log_prob(self, out: Tensor, actions: Tensor) -> Tensor:
-        """log π(a|s) [B] from the actor output (no host synchronisation: used at every env step)."""
+        """Log π(a|s) [B] from the actor output (no host synchronisation: used at every env step)."""
         if self.discrete:
             log_p = torch.log_softmax(out, dim=-1)  # [B, A]
             return log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)

@@ -92,7 +92,8 @@ def ppo_loss(
 
 def explained_variance(predictions: Tensor, targets: Tensor) -> Tensor:
     """``1 − Var[targets − predictions] / Var[targets]`` (1 = perfect critic, 0 = no better than a constant;
-    NaN when the targets are constant)."""
+    NaN when the targets are constant).
+    """
     var_y = targets.var()
     return torch.where(var_y > 0, 1 - (targets - predictions).var() / var_y, torch.full_like(var_y, float("nan")))
 

@@ -62,10 +62,12 @@ class VecEnvAdapter:
         return torch.as_tensor(np.asarray(x), dtype=dtype, device=self.device)
 
     def reset(self, seed: int | None = None) -> Tensor:
+        """Reset every env; returns the observations as a tensor ``[N, obs_dim]``."""
         obs, _ = self.env.reset(seed=seed)
         return self._t(obs)
 
     def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """Step every env; returns tensors ``(obs, reward, terminated, truncated, final_obs)``, each with N rows."""
         if self.is_torch:
             env_actions = actions.to(getattr(self.env, "device", actions.device))
         else:

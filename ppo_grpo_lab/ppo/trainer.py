@@ -151,7 +151,8 @@ class PPOTrainer:
 
     def _env_seed(self) -> int:
         """Seed of this rank's first env: a Gymnasium vector env seeds its env i with seed + i, so rank r
-        (envs r·k …) starts at ``seed + r·k`` and its envs are those of the single-process run."""
+        (envs r·k …) starts at ``seed + r·k`` and its envs are those of the single-process run.
+        """
         return self.config.seed + self.env_offset
 
     def mean_return(self, last: int = 20) -> float:
@@ -213,7 +214,8 @@ class PPOTrainer:
     def _minibatch_step(self, mb: dict[str, Tensor], n_real: int, where: str) -> dict[str, Tensor]:
         """One gradient step on this process's ``n_real`` samples of a minibatch (all of it with one
         process; none: one placeholder sample). The loss is weighted by w = n_real / minibatch_size and
-        the gradients and statistics summed over processes, Σ_r w_r · mean_r = the minibatch mean."""
+        the gradients and statistics summed over processes, Σ_r w_r · mean_r = the minibatch mean.
+        """
         cfg, agent = self.config, self.agent
         try:
             log_probs, values, out = agent.evaluate(mb["obs"], mb["actions"])
@@ -258,7 +260,8 @@ class PPOTrainer:
     # -------------------------------------------------------------- checkpoints
     def save(self, path: str) -> None:
         """Checkpoint everything needed to resume exactly (the format is in the module docstring).
-        With several processes only rank 0 writes, without the envs' state."""
+        With several processes only rank 0 writes, without the envs' state.
+        """
         if self.rank != 0:
             return
         one = self.world_size == 1
@@ -275,7 +278,8 @@ class PPOTrainer:
         """Rebuild a trainer from :meth:`save`. Pass ``env`` when the run used an env object rather than an
         env id; ``overrides`` replace config fields (e.g. ``progress=False``). The file is read with
         ``weights_only=True``; one that is not a plain-data PPO checkpoint raises
-        :class:`~ppo_grpo_lab.checkpoint.CheckpointError`."""
+        :class:`~ppo_grpo_lab.checkpoint.CheckpointError`.
+        """
         ckpt = load_checkpoint(path, kind="ppo")
         if "num_envs" in overrides and overrides["num_envs"] != ckpt["config"]["num_envs"]:
             raise ValueError(f"num_envs: the checkpoint ran {ckpt['config']['num_envs']} envs and can only resume "
