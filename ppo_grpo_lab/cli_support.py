@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from .config import rename_deprecated
+
 __all__ = ["UsageError", "check_env", "accuracy_summary", "Unavailable", "parse_overrides", "build_config", "out_dir", "write_outputs",
            "save_atomic", "StopAfterUpdate", "progress_bar", "canonical", "check_device", "fields_epilog",
            "check_loggers", "open_loggers"]
@@ -71,12 +73,8 @@ def _coerce(name: str, value: Any, annotation: str) -> Any:
 
 
 def canonical(cls, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Rename deprecated field names (``cls.ALIASES``, e.g. ``lr`` → ``learning_rate``), with a warning."""
-    aliases = getattr(cls, "ALIASES", {})
-    for old in [k for k in overrides if k in aliases]:
-        print(f"warning: {cls.__name__}: '{old}' is deprecated, use '{aliases[old]}'", file=sys.stderr)
-        overrides[aliases[old]] = overrides.pop(old)
-    return overrides
+    """Rename deprecated field names (``cls.ALIASES``, e.g. ``lr`` → ``learning_rate``), with a warning on stderr."""
+    return rename_deprecated(cls, overrides, lambda message: print(f"warning: {message}", file=sys.stderr))
 
 
 def build_config(cls, file: str | None, overrides: dict[str, Any], base: dict[str, Any] | None = None):

@@ -30,21 +30,33 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
-__all__ = ["TrainerConfig"]
+__all__ = ["TrainerConfig", "rename_deprecated"]
+
+
+def rename_deprecated(cls, kwargs: dict[str, Any], report: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Move the deprecated keys of ``kwargs`` (``cls.ALIASES``) to their current names, in place.
+
+    A deprecated name wins over the current one (``dataclasses.replace(cfg, lr=...)`` passes both).
+    Each rename is reported: ``report(message)``, or a ``FutureWarning`` pointing at the caller of ``cls(...)``.
+    """
+    for old, new in getattr(cls, "ALIASES", {}).items():
+        if old in kwargs:
+            message = f"{cls.__name__}: '{old}' is deprecated, use '{new}'"
+            if report is None:
+                warnings.warn(message, FutureWarning, stacklevel=3)  # the line that calls cls(...)
+            else:
+                report(message)
+            kwargs[new] = kwargs.pop(old)
+    return kwargs
 
 
 class _AliasMeta(type):
     """Maps deprecated keyword names to the current ones before the dataclass ``__init__`` runs."""
 
     def __call__(cls, *args, **kwargs):
-        aliases = getattr(cls, "ALIASES", {})
-        for old, new in aliases.items():
-            if old in kwargs:  # it wins over ``new`` (dataclasses.replace(cfg, lr=...) passes both)
-                warnings.warn(f"{cls.__name__}: '{old}' is deprecated, use '{new}'", FutureWarning, stacklevel=2)
-                kwargs[new] = kwargs.pop(old)
-        return super().__call__(*args, **kwargs)
+        return super().__call__(*args, **rename_deprecated(cls, kwargs))
 
 
 @dataclass(kw_only=True)
