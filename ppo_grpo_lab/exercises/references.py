@@ -87,4 +87,42 @@ def aggregate_grpo(per_token, mask):
     return _aggregate_grpo(per_token, mask)
 
 
+# capstones: one whole update, graded by the parameters it leaves behind ------------------------
+__all__ += ["ppo_update", "grpo_step"]
+
+
+def ppo_update(policy, optimizer, obs, actions, old_log_probs, advantages, generator, epochs, minibatch_size,
+               clip_eps):
+    """μ epochs × shuffled minibatches of one optimizer step each on the clipped loss (chapter 3)."""
+    import torch
+    n = actions.shape[0]
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=generator)  # a fresh order every epoch
+        for start in range(0, n, minibatch_size):
+            mb = perm[start:start + minibatch_size]
+            log_probs = policy.log_prob(obs[mb], actions[mb])
+            loss, _ = _clipped_surrogate(log_probs, old_log_probs[mb], advantages[mb], clip_eps=clip_eps)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+
+def grpo_step(policy, reference, optimizer, prompts, completions, mask, old_log_probs, rewards, beta, clip_eps,
+              aggregation):
+    """Group advantages, then one step on :func:`ppo_grpo_lab.llm.grpo_loss` (chapter 11)."""
+    import torch
+
+    from ..llm.grpo_loss import grpo_loss
+    from ..llm.sampling import completion_log_probs
+    adv = _group_advantages(rewards, scale="group").reshape(-1)  # (B·G,)
+    log_probs = completion_log_probs(policy, prompts, completions)["log_probs"]  # (B·G, L)
+    with torch.no_grad():
+        ref = completion_log_probs(reference, prompts, completions)["log_probs"] if beta > 0 else None
+    loss, _ = grpo_loss(log_probs, old_log_probs, ref, adv, mask, clip_eps=clip_eps, beta=beta,
+                        aggregation=aggregation)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
 REFERENCES = {name: globals()[name] for name in __all__ if name != "REFERENCES"}

@@ -7,6 +7,7 @@ differing entry, plus the seed that reproduces it.
 """
 from __future__ import annotations
 
+import copy
 import random
 import traceback
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class Exercise:
         properties: ``prop(fn, gen)`` returns None or a failure message.
         atol, rtol: comparison tolerances (inputs are float64).
         points: what the exercise is worth when it passes (all or nothing).
+        outcome: ``outcome(args, returned)`` gives the tensor compared (None: the returned value); the
+            capstones compare the policy's parameters after the call (their args are deep-copied).
     """
 
     name: str
@@ -66,6 +69,7 @@ class Exercise:
     atol: float = 1e-6
     rtol: float = 1e-5
     points: float = 1.0
+    outcome: Callable | None = None
 
 
 @dataclass
@@ -135,7 +139,7 @@ def _fmt(x: Any, limit: int = 12) -> str:
                 vals = _round(vals)
             return f"tensor({vals})"
         return f"<{str(x.dtype).replace('torch.', '')} tensor of shape {tuple(x.shape)}>"
-    return repr(x)
+    return repr(x) if "\n" not in repr(x) else f"<{type(x).__name__}>"  # a module, an optimizer
 
 
 def _round(v):
@@ -143,6 +147,8 @@ def _round(v):
 
 
 def _clone(args: tuple, grad_arg: int | None) -> tuple:
+    if any(isinstance(a, (torch.nn.Module, torch.optim.Optimizer)) for a in args):
+        return copy.deepcopy(args)  # one memo: the optimizer keeps pointing at the copied parameters
     out = []
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
@@ -212,6 +218,8 @@ def _run_case(ex: Exercise, fn: Callable, case: Case) -> None:
     expected = ex.reference(*expected_args)
     args = _clone(case.args, case.grad_arg)
     got = call(ex, fn, case, args)
+    if ex.outcome is not None:  # e.g. the parameters after the update, not what the function returned
+        expected, got = ex.outcome(expected_args, expected), ex.outcome(args, got)
     problem = _mutated(ex, case, args)
     if problem is None:
         problem = compare(got, expected, case.label, ex.atol, ex.rtol)

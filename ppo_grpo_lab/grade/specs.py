@@ -266,3 +266,9 @@ EXERCISES: dict[str, Exercise] = {
                    hidden=hid, properties=props, points=float(POINTS.get(name, 1)))
     for name, ch, sig, vis, hid, props in _SPECS
 }
+
+# capstones (grade/capstones.py): a whole update, graded by the policy's parameters after it; 5 points each
+from .capstones import CAPSTONES  # noqa: E402  (appended: the registry above stays one table)
+
+POINTS.update({name: int(ex.points) for name, ex in CAPSTONES.items()})
+EXERCISES.update(CAPSTONES)
