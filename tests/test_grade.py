@@ -13,6 +13,7 @@ import textwrap
 
 import pytest
 import torch
+from test_grade_capstones import ALTERNATIVES_CAPSTONES, WRONG_CAPSTONES
 
 from ppo_grpo_lab import aggregate_dapo, aggregate_dr_grpo, kl_k1, kl_k2
 from ppo_grpo_lab import gae as pkg_gae
@@ -182,6 +183,8 @@ WRONG = {
     },
 }
 
+WRONG.update(WRONG_CAPSTONES)  # the capstones' wrong updates (tests/test_grade_capstones.py)
+
 
 def test_every_exercise_has_wrong_answers_stub_and_reference():
     assert set(WRONG) == set(NAMES) == set(EXERCISES) == set(CHAPTERS) == set(R.REFERENCES) == set(ALTERNATIVES)
@@ -266,6 +269,8 @@ ALTERNATIVES = {
     "n_step_advantages": _alt_nstep,
     "aggregate_grpo": lambda x, m: ((x * m.float()).sum(1) / m.float().sum(1).clamp(min=1)).mean(),
 }
+
+ALTERNATIVES.update(ALTERNATIVES_CAPSTONES)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -46,6 +46,11 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "n_step_advantages": ("ppo_grpo_lab.nstep._n_step_advantages", "ppo_grpo_lab.nstep.n_step_advantages_loop"),
     "aggregate_grpo": ("ppo_grpo_lab.aggregation._aggregate_grpo",),
 }
+# The capstones assemble earlier exercises' pieces; what must not show is their assembly (the trainer's
+# policy step; the reference). Chapter 11 does show grpo_loss and GRPOTrainer._optimise before grpo_step:
+# the pieces' recipe, which the capstone asks the student to rewrite without calling them (a property check).
+ANSWERS.update({"ppo_update": ("ppo_grpo_lab.bandit.trainer._policy_step",),
+                "grpo_step": ("ppo_grpo_lab.exercises.references.grpo_step",)})
 DISPLAY_CALLS = {"getsource", "getsourcelines", "getmodule", "getfile"}
 VALIDATION = re.compile(r"^(\w+\s*(,\s*\w+)*\s*=\s*)?(_?check\w*|as_tensor|_validate|_checked)\(")
 MIN_LEN = 16

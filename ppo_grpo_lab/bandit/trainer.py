@@ -181,6 +181,13 @@ def _policy_step(cfg: BanditConfig, policy, opt, obs, actions, old_logp, ref_log
     return kl.detach()
 
 
+def _hooked_update(cfg: BanditConfig, policy_update, policy, opt, obs, actions, old_logp, ref_logp, adv):
+    """The caller's update in place of the policy steps; returns the mean k̂ to π_ref afterwards."""
+    policy_update(policy, opt, obs, actions, old_logp, adv.detach())
+    with torch.no_grad():
+        return KL_ESTIMATORS[cfg.kl_estimator](policy.log_prob(obs, actions), ref_logp).mean()
+
+
 def _critic_step(critic, critic_opt, obs, rewards, stats):
     """One gradient step of V_ψ towards the scores (stats updated in place)."""
     v_loss, vs = value_loss(critic(obs), rewards)
@@ -206,8 +213,14 @@ def _record(cfg: BanditConfig, policy, critic, model, rewards, kl, stats):
     return rec
 
 
-def train_bandit(cfg: BanditConfig, env_id: str = "ppo_grpo_lab/ExamBandit-v0", model=None) -> tuple:
+def train_bandit(cfg: BanditConfig, env_id: str = "ppo_grpo_lab/ExamBandit-v0", model=None,
+                 policy_update=None) -> tuple:
     """Train the exam policy; returns ``(policy, critic_or_None, history)``.
+
+    ``policy_update(policy, optimizer, obs, actions, old_log_probs, advantages)``, when given, replaces
+    the ``update_epochs`` policy steps of each update (e.g. chapter 3's capstone ``ppo_update`` with its
+    generator, epochs, minibatch size and ε bound); the critic still trains, ``beta`` must be 0 and
+    the ``loss/policy``, ``stats/clip_frac``, ``stats/approx_kl`` records are then left out.
 
     History metrics (one record per ``log_every`` updates, step = exams sat so far):
     ``reward/mean`` batch mean score; ``reward/expected`` exact J(π_θ);
@@ -218,6 +231,8 @@ def train_bandit(cfg: BanditConfig, env_id: str = "ppo_grpo_lab/ExamBandit-v0", 
     ``policy/<student>/<action>`` the probability π_θ(action | student);
     ``value/<student>`` the critic's V_ψ(s) and ``value_exact/<student>`` the exact V^π(s).
     """
+    if policy_update is not None and cfg.beta != 0:
+        raise ValueError(f"beta: expected 0 with a policy_update hook (its loss has no KL term), got {cfg.beta}")
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
@@ -231,8 +246,11 @@ def train_bandit(cfg: BanditConfig, env_id: str = "ppo_grpo_lab/ExamBandit-v0", 
         with torch.no_grad():
             old_logp = policy.log_prob(obs, actions)
         adv, stats = _advantages(cfg, critic, obs, rewards)
+        if policy_update is not None:
+            kl = _hooked_update(cfg, policy_update, policy, opt, obs, actions, old_logp, ref_logp, adv)
         for _ in range(cfg.update_epochs):
-            kl = _policy_step(cfg, policy, opt, obs, actions, old_logp, ref_logp, adv, stats)
+            if policy_update is None:
+                kl = _policy_step(cfg, policy, opt, obs, actions, old_logp, ref_logp, adv, stats)
             if critic is not None:
                 _critic_step(critic, critic_opt, obs, rewards, stats)
         if update % cfg.log_every == 0 or update == cfg.num_updates - 1:

@@ -36,6 +36,9 @@ def parameters_after(args: tuple, returned) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1).to(F64) for p in args[0].parameters()])
 
 
+parameters_after.what = ", the policy's parameters after the call (flattened)"
+
+
 def _seed(gen: torch.Generator) -> int:
     return C.randint(gen, 0, 2**31 - 1)
 
@@ -174,9 +177,16 @@ def package_answers_used(fn, name: str, _seen=None) -> list[str]:
     if code is None or code in seen:
         return []
     seen.add(code)
-    glob, found = getattr(inspect.unwrap(fn), "__globals__", {}), []
-    for n in sorted(_code_names(code)):
-        obj = glob.get(n)
+    fn = inspect.unwrap(fn)
+    space = dict(getattr(fn, "__globals__", {}))
+    for var, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        try:
+            space[var] = cell.cell_contents  # names a closure sees (imports inside the enclosing function)
+        except ValueError:  # an empty cell
+            pass
+    found = []
+    for n in sorted(_code_names(code) | set(code.co_freevars)):
+        obj = space.get(n)
         if isinstance(obj, types.ModuleType) and obj.__name__.startswith("ppo_grpo_lab"):
             found += [f"{obj.__name__}.{a}" for a in sorted(_code_names(code) & set(banned)) if hasattr(obj, a)]
         elif callable(obj) and (getattr(obj, "__module__", "") or "").startswith(prefix):

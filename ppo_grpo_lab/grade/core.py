@@ -222,7 +222,7 @@ def _run_case(ex: Exercise, fn: Callable, case: Case) -> None:
         expected, got = ex.outcome(expected_args, expected), ex.outcome(args, got)
     problem = _mutated(ex, case, args)
     if problem is None:
-        problem = compare(got, expected, case.label, ex.atol, ex.rtol)
+        problem = compare(got, expected, case.label + getattr(ex.outcome, "what", ""), ex.atol, ex.rtol)
     if problem is None and case.grad_arg is not None:
         problem = _compare_grad(ex, case, got, expected, args, expected_args)
     if problem is not None:
