@@ -11,7 +11,7 @@ chapter                      config
 ============================ =========================================================
 
 Each update: sit ``batch_size`` exams with the current policy in the Gymnasium env, turn the
-scores into advantages (:mod:`~ppo_grpo_lab.bandit.baselines`), then take ``update_epochs`` (μ)
+scores into advantages (:mod:`~ppo_grpo_lab.bandit.baselines`), then take ``update_epochs`` (K in the PPO paper, μ in GRPO's)
 gradient steps on
 
 .. math::
@@ -66,7 +66,7 @@ class BanditConfig(TrainerConfig):
         batch_size: N exams per update (a multiple of G for ``"group"``); 32–256.
         learning_rate: α, Adam step size of the policy; 0.01–0.1 for a logit table.
         critic_learning_rate: Adam step size of the critic; 0.05–0.2.
-        update_epochs: μ, gradient steps on each batch (PPO reuses a batch 1–10 times).
+        update_epochs: K (PPO; μ in GRPO), gradient steps on each batch (PPO reuses a batch 1–10 times).
         num_updates: number of updates (batches).
         init: ``"reference"`` (start from π_ref, as RLHF starts from the SFT model) or ``"uniform"``.
         log_every: write a History record every this many updates.
