@@ -9,11 +9,13 @@ its own and builds the site with that ref (see tools/colab_edition.py and book/h
 
     python tools/book_settings.py --write        # rewrite the first cell of every book/*.ipynb
     python tools/book_settings.py --check        # exit 1 if a notebook's first cell is stale
+    python tools/book_settings.py --set-ref REF  # set repository.branch in _config.yml (release workflow)
     python tools/book_settings.py KEY            # print url | ref | slug | pages-url | install-spec
 """
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -119,11 +121,27 @@ def write_cell(path: Path, cfg: dict | None = None) -> bool:
     return True
 
 
+def set_ref(new: str, path: Path = CONFIG) -> None:
+    """Set ``repository.branch`` to ``new`` in the config file, keeping its comments and layout."""
+    if not re.fullmatch(r"[\w./-]+", new):
+        raise ValueError(f"ref: expected a branch or tag name, got {new!r}")
+    text = Path(path).read_text(encoding="utf-8")
+    pattern = re.compile(r"^(repository:[ \t]*\n(?:[ \t]+.*\n|[ \t]*\n)*?[ \t]+branch:[ \t]*)\S+", re.M)
+    text, n = pattern.subn(lambda m: m.group(1) + new, text, count=1)
+    if n != 1:
+        raise ValueError(f"{path}: no repository.branch line to set")
+    Path(path).write_text(text, encoding="utf-8")
+    assert ref(config(path)) == new
+
+
 def main(argv: list[str]) -> int:
     notebooks = sorted((ROOT / "book").glob("*.ipynb"))
     if argv == ["--write"]:
         changed = [p.name for p in notebooks if write_cell(p)]
         print(f"rewrote the Colab cell of {len(changed)} notebook(s): {', '.join(changed) or '-'}")
+        return 0
+    if len(argv) == 2 and argv[0] == "--set-ref":
+        set_ref(argv[1])
         return 0
     if argv == ["--check"]:
         bad = [p.name for p in notebooks if stale(json.loads(p.read_text(encoding="utf-8")))]

@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ref", help="the ref the install cell installs from (default: repository.branch)")
     p.add_argument("--url", help="the repository URL to install from (default: repository.url; e.g. file:///...)")
     p.add_argument("--student", action="store_true", help="strip the solutions first (student edition)")
-    args = p.parse_args(argv)
+    args = p.parse_intermixed_args(argv)
     notebooks = args.notebooks or sorted((ROOT / "book").glob("*.ipynb"))
     for path in write_colab_edition(notebooks, args.outdir, ref=args.ref, url=args.url, student=args.student):
         print(path)

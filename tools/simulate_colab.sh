@@ -7,7 +7,8 @@
 #    true, as in Colab.
 # 2. The Colab edition of each chapter (tools/colab_edition.py: what the Colab button opens), with
 #    its install cell pointed at this repository as a local git URL at HEAD:
-#    %pip install "ppo-grpo-lab @ git+file://<repo>@<HEAD>". Commit first: the working tree's
+#    %pip install "ppo-grpo-lab @ git+file://localhost<repo>@<HEAD>" (pip rejects a git+file URL with
+#    an empty host, git+file:///...). Commit first: the working tree's
 #    uncommitted changes are not in HEAD.
 # 3. Each notebook runs top to bottom in that environment's kernel (nbclient), from an empty folder
 #    (Colab's /content has no repository), in quick mode (PPO_GRPO_LAB_QUICK=1), and must not fail; a
@@ -15,7 +16,8 @@
 #
 # Usage: bash tools/simulate_colab.sh [CHAPTER ...]   (default: 01_naive_reward 05_grpo)
 # Environment: PPO_GRPO_LAB_COLAB_DIR (work folder; default a new temporary one, removed unless
-#   PPO_GRPO_LAB_KEEP=1), PPO_GRPO_LAB_PYTHON (the Python that runs nbclient; default .venv/bin/python).
+#   PPO_GRPO_LAB_KEEP=1), PPO_GRPO_LAB_PYTHON (the Python that runs nbclient; default .venv/bin/python),
+#   PPO_GRPO_LAB_COLAB_REUSE=1 (iterating: reuse the work folder's environment, uninstalling only the package).
 # Needs: pip able to reach torch==<constraints.txt>, numpy, matplotlib, ipykernel, gymnasium and tqdm
 #   (an index, a wheel cache or a local wheel folder).
 set -euo pipefail
@@ -31,28 +33,34 @@ REF="$(git -C "$ROOT" rev-parse HEAD)"
 if [ -n "$(git -C "$ROOT" status --porcelain -- ppo_grpo_lab pyproject.toml)" ]; then
     echo "[colab-sim] warning: uncommitted changes in the package are not tested (HEAD is installed)" >&2
 fi
+cd "$WORK"  # never the checkout: there `import ppo_grpo_lab` would find the source tree
 t0=$(date +%s)
 stamp() { echo "[colab-sim] $(( $(date +%s) - t0 )) s: $*"; }
 
 # -- 1. what Colab has before the first cell
 unset PYTHONPATH
 BASE_PY="$("$HOST_PY" -c 'import sys; print(getattr(sys, "_base_executable", sys.executable))')"
-"$BASE_PY" -m venv "$WORK/venv"
 VPY="$WORK/venv/bin/python"
-"$VPY" -m pip install -q -c "$ROOT/constraints.txt" torch numpy matplotlib ipykernel
+if [ -n "${PPO_GRPO_LAB_COLAB_REUSE:-}" ] && [ -x "$VPY" ]; then  # iterating: keep the environment, not the package
+    "$VPY" -m pip uninstall -q -y ppo-grpo-lab 2>/dev/null || true
+else
+    rm -rf "$WORK/venv"
+    "$BASE_PY" -m venv "$WORK/venv"
+    "$VPY" -m pip install -q -c "$ROOT/constraints.txt" torch numpy matplotlib ipykernel 2> >(grep -v "^WARNING: Location" >&2)
+fi
 SITE="$("$VPY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 mkdir -p "$SITE/google/colab"
 echo '"""Stand-in for Colab'"'"'s module: the notebooks only test that it is imported."""' > "$SITE/google/colab/__init__.py"
 echo "import google.colab" > "$SITE/zz_colab_sim.pth"
 if "$VPY" -c "import ppo_grpo_lab" 2>/dev/null; then echo "[colab-sim] ppo_grpo_lab importable before the install cell" >&2; exit 1; fi
-"$VPY" -m ipykernel install --prefix "$WORK/jupyter" --name colab-sim --display-name "colab-sim" >/dev/null
+"$VPY" -m ipykernel install --prefix "$WORK/jupyter" --name colab-sim --display-name "colab-sim" >/dev/null 2>&1
 stamp "fresh environment ready: $("$VPY" -c 'import torch, numpy, matplotlib; print("torch", torch.__version__, "numpy", numpy.__version__, "matplotlib", matplotlib.__version__)')"
 
 # -- 2. the Colab edition, installing from this repository at HEAD
 mkdir -p "$WORK/content"
 paths=()
 for c in "${CHAPTERS[@]}"; do paths+=("$ROOT/book/${c%.ipynb}.ipynb"); done
-"$HOST_PY" "$ROOT/tools/colab_edition.py" "$WORK/colab" --url "file://$ROOT" --ref "$REF" "${paths[@]}" >/dev/null
+"$HOST_PY" "$ROOT/tools/colab_edition.py" "$WORK/colab" --url "file://localhost$ROOT" --ref "$REF" "${paths[@]}" >/dev/null
 
 # -- 3. run each chapter in the fresh kernel, from an empty folder
 export PPO_GRPO_LAB_QUICK=1 OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MPLBACKEND=Agg
@@ -79,10 +87,14 @@ t = time.monotonic()
 with client.setup_kernel():
     for i, cell in enumerate(nb.cells):
         c0 = time.monotonic()
-        client.execute_cell(cell, i)
+        try:
+            client.execute_cell(cell, i)
+        except Exception:
+            text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+            print("\n".join(l for l in text.splitlines() if not l.startswith("WARNING: Location")), file=sys.stderr)
+            raise
         if i == 0:
-            out = "".join(o.get("text", "") for o in cell.outputs)
-            print(f"[colab-sim]   install cell: {time.monotonic() - c0:.1f} s {out.strip()[:200]}")
+            print(f"[colab-sim]   install cell: {time.monotonic() - c0:.1f} s")
 print(f"[colab-sim]   {len(nb.cells)} cells in {time.monotonic() - t:.1f} s; {nb.cells[-1].outputs[0]['text'].strip()}")
 PYEOF
     stamp "$name passed ($(( $(date +%s) - s )) s)"
