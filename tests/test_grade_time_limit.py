@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from ppo_grpo_lab.grade import check, grade
+from ppo_grpo_lab.grade import EXERCISES, check, grade
 from ppo_grpo_lab.grade.time_limit import DEFAULT_TIMEOUT, TimeLimitExceeded, time_limit
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no SIGALRM on this platform")
@@ -65,8 +65,9 @@ def test_a_loop_that_swallows_the_first_alarm_is_stopped_by_the_next():
 
 def test_a_correct_answer_passes_within_the_default_limit(capsys):
     assert DEFAULT_TIMEOUT == 20.0  # the command line's --timeout default
+    assert all(ex.timeout >= DEFAULT_TIMEOUT for ex in EXERCISES.values())
     assert check("kl_k3", kl_k3, seed=1).passed
-    assert check("kl_k3", kl_k3, seed=1, timeout=None).passed
+    assert check("kl_k3", kl_k3, seed=1, timeout=0).passed  # no limit
     assert _alarm_is_off()
 
 
@@ -102,3 +103,10 @@ def test_outside_the_main_thread_there_is_no_limit_and_no_error():
     t.start()
     t.join(30)
     assert out == ["passed"]
+
+
+def test_check_uses_the_exercise_s_own_limit(monkeypatch):
+    monkeypatch.setattr(EXERCISES["kl_k3"], "timeout", 0.4)
+    result = check("kl_k3", endless, seed=5, raise_on_fail=False, verbose=False)
+    assert result.status == "timeout" and "after 0.4 s" in result.message
+    assert grade("kl_k3", kl_k3, seed=5).passed  # grade() itself has no limit unless asked

@@ -20,9 +20,10 @@ Outcomes:
   (expected vs got, first differing index, shapes, the inputs). It is loud on purpose: a
   wrong answer should stop you, not scroll past. Pass ``raise_on_fail=False`` to get the
   :class:`Result` back instead.
-- **timeout**: the exercise ran longer than ``timeout`` seconds (default 20, as the command
-  line's ``--timeout``): it is stopped and reported like a failure (an endless loop does not hang
-  the notebook). ``check(name, fn, timeout=60)`` gives a slow machine longer; ``None``: no limit.
+- **timeout**: the exercise ran longer than its time limit (20 s, as the command line's
+  ``--timeout``, unless the exercise needs more): it is stopped and reported like a failure (an
+  endless loop does not hang the notebook). ``check(name, fn, timeout=60)`` gives a slow machine
+  longer; ``timeout=0``: no limit.
 
 Edited the stub file ``ppo_grpo_lab/exercises/<name>.py`` instead? ``check("gae")`` (or
 ``check("gae", my_gae)`` with ``my_gae`` imported from the stub) loads the file fresh on
@@ -43,7 +44,7 @@ from .core import ERROR, FAILED, NOT_IMPLEMENTED, STATUSES, TIMEOUT, Case, Exerc
 from .references import ReferencesUnavailable, reexported_from
 from .sources import _is_stub, fresh_stub
 from .specs import EXERCISES
-from .time_limit import DEFAULT_TIMEOUT, TimeLimitExceeded, time_limit
+from .time_limit import TimeLimitExceeded, time_limit
 
 __all__ = ["check", "grade", "example", "Result", "EXERCISES", "NAMES", "NOT_IMPLEMENTED", "STATUSES"]
 
@@ -77,7 +78,7 @@ def grade(name: str, fn: Callable | None = None, seed: int | None = None, *, ext
         allow_reference: accept the reference solution itself (instructors checking their setup).
             Otherwise a function that passes but is the reference, or the package's own
             implementation, is failed with a message saying so.
-        timeout: seconds for the whole exercise (None: no limit); past it the result has status
+        timeout: seconds for the whole exercise (None or 0: no limit); past it the result has status
             ``"timeout"`` (see :mod:`ppo_grpo_lab.grade.time_limit`).
     """
     ex = _exercise(name)
@@ -105,7 +106,7 @@ def grade(name: str, fn: Callable | None = None, seed: int | None = None, *, ext
 
 
 def check(name: str | Callable, fn: Callable | None = None, seed: int | None = None, *,
-          raise_on_fail: bool = True, verbose: bool = True, timeout: float | None = DEFAULT_TIMEOUT) -> Result:
+          raise_on_fail: bool = True, verbose: bool = True, timeout: float | None = None) -> Result:
     """Grade ``fn`` as exercise ``name``, print the outcome, raise ``AssertionError`` if it is wrong.
 
     Args:
@@ -117,8 +118,9 @@ def check(name: str | Callable, fn: Callable | None = None, seed: int | None = N
         seed: seed of the hidden cases (None: a fresh one, printed so a failure can be replayed).
         raise_on_fail: raise ``AssertionError`` on a wrong answer or a timeout (default) or just return.
         verbose: print the outcome.
-        timeout: seconds the exercise may take (default 20, as the command line's ``--timeout``);
-            an endless loop is stopped then and reported as ``"timeout"``. None: no limit.
+        timeout: seconds the exercise may take; an endless loop is stopped then and reported as
+            ``"timeout"``. None: the exercise's own limit (``Exercise.timeout``: 20 s, as the command
+            line's ``--timeout``, unless its spec needs more); 0: no limit.
 
     Returns:
         :class:`Result` (``.passed``, ``.status``, ``.summary``, ``.message``, ``.seed``).
@@ -127,6 +129,8 @@ def check(name: str | Callable, fn: Callable | None = None, seed: int | None = N
         name, fn = getattr(name, "__name__", ""), name
         if name.startswith("my_") and name not in EXERCISES:
             name = name[3:]
+    if timeout is None:
+        timeout = _exercise(name).timeout
     result = grade(name, fn, seed, timeout=timeout)
     if result.status in (FAILED, TIMEOUT) and raise_on_fail:
         raise AssertionError(result.message)  # the traceback shows the message: no need to print it too

@@ -15,6 +15,8 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from .time_limit import DEFAULT_TIMEOUT
+
 __all__ = ["Case", "Exercise", "Result", "CaseFailure", "NotImplementedYet", "run_exercise", "compare", "STATUSES"]
 
 PASSED, FAILED, NOT_IMPLEMENTED, TIMEOUT, ERROR = "passed", "failed", "not implemented", "timeout", "error"
@@ -53,6 +55,7 @@ class Exercise:
         properties: ``prop(fn, gen)`` returns None or a failure message.
         atol, rtol: comparison tolerances (inputs are float64).
         points: what the exercise is worth when it passes (all or nothing).
+        timeout: seconds ``check`` gives it in a notebook (more for an exercise that trains something).
     """
 
     name: str
@@ -66,6 +69,7 @@ class Exercise:
     atol: float = 1e-6
     rtol: float = 1e-5
     points: float = 1.0
+    timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclass
