@@ -85,6 +85,7 @@ def colab_cell_source(cfg: dict | None = None, **override) -> str:
         f'            "{spec}. Check that the runtime has internet access, then run this cell "',
         '            "again (Runtime > Restart session first if pip asked for a restart)."',
         "        ) from exc",
+        '    print(f"ppo_grpo_lab {ppo_grpo_lab.__version__} is installed.")',
     ])
 
 
