@@ -1,7 +1,7 @@
 """The website's metadata is consistent: Colab cells, clean notebooks, toc, API page, links.
 
-_config.yml is the single source of truth for the Colab install cell:
-``colab_install.package`` + ``repository.url`` + ``colab_install.ref``.
+_config.yml's ``repository`` (url + branch) is the one setting for the Colab install cell, the
+Colab links and the Pages site; tools/book_settings.py derives them from it.
 """
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import importlib
 import json
 import pkgutil
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,11 +26,15 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
 
 GUARD = 'if "google.colab" in sys.modules:'
+sys.path.insert(0, str(ROOT / "tools"))
+try:
+    import book_settings
+finally:
+    sys.path.pop(0)
 
 
 def expected_install_spec() -> str:
-    c = CONFIG["colab_install"]
-    return f'{c["package"]} @ git+{CONFIG["repository"]["url"]}@{c["ref"]}'
+    return f'{CONFIG["colab_install"]["package"]} @ git+{CONFIG["repository"]["url"]}@{CONFIG["repository"]["branch"]}'
 
 
 def _source(cell) -> str:
@@ -78,11 +84,85 @@ def check_colab_cell(source: str, tags: list[str]) -> list[str]:
 # ---------------------------------------------------------------- config itself
 
 def test_config_has_colab_source_of_truth():
-    c = CONFIG["colab_install"]
+    assert set(CONFIG["colab_install"]) == {"package"}, "the ref is repository.branch, set nowhere else"
     assert CONFIG["repository"]["url"].startswith("https://github.com/")
-    assert re.fullmatch(r"v\d+\.\d+\.\d+", c["ref"]), c["ref"]
-    assert c["ref"] == f"v{ppo_grpo_lab.__version__}", "the Colab pin must be the tag of this package version"
     assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert book_settings.install_spec(CONFIG) == expected_install_spec()
+    owner, name = CONFIG["repository"]["url"].split("/")[-2:]
+    assert book_settings.pages_url(CONFIG) == f"https://{owner.lower()}.github.io/{name}/"
+
+
+def test_addresses_derive_from_the_repository_setting():
+    cfg = {"repository": {"url": "https://github.com/Alice/rl-book", "branch": "v1.2.0", "path_to_book": ""},
+           "colab_install": {"package": "rl-book"}, "launch_buttons": {"colab_url": "https://colab.research.google.com"}}
+    assert book_settings.pages_url(cfg) == "https://alice.github.io/rl-book/"
+    assert book_settings.install_spec(cfg) == "rl-book @ git+https://github.com/Alice/rl-book@v1.2.0"
+    assert book_settings.colab_link("book/01_x", cfg) == (
+        "https://colab.research.google.com/github/Alice/rl-book/blob/v1.2.0/book/01_x.ipynb")
+    assert '"rl-book @ git+https://github.com/Alice/rl-book@v1.2.0"' in book_settings.colab_cell_source(cfg)
+    cfg["repository"]["url"] = "https://github.com/Alice/alice.github.io"
+    assert book_settings.pages_url(cfg) == "https://alice.github.io/"
+    cfg["repository"]["url"] = "https://gitlab.com/Alice/rl-book"
+    with pytest.raises(ValueError, match="github.com"):
+        book_settings.repo_url(cfg)
+    ref = CONFIG["repository"]["branch"]
+    if re.fullmatch(r"v\d+\.\d+\.\d+", ref):
+        assert ref == f"v{ppo_grpo_lab.__version__}", "a release ref must be the tag of this package version"
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
+
+
+def test_the_install_ref_exists_in_the_repository():
+    """The ref every notebook installs from (and Colab opens) is a real branch or tag of this repository."""
+    if shutil.which("git") is None or _git("rev-parse", "--git-dir").returncode != 0:
+        pytest.skip("not a git checkout (e.g. an sdist): there is no repository to look the ref up in")
+    ref = CONFIG["repository"]["branch"]
+    candidates = [f"refs/heads/{ref}", f"refs/tags/{ref}", f"refs/remotes/origin/{ref}"]
+    found = [c for c in candidates if _git("rev-parse", "--verify", "--quiet", f"{c}^{{commit}}").returncode == 0]
+    assert found, (f"_config.yml's repository.branch {ref!r} is neither a branch, a tag nor origin/{ref} here: "
+                   f"every Colab install cell would fail. Create it (release: git tag) or fix the setting.")
+
+
+def test_every_notebook_has_the_generated_colab_cell():
+    stale = [p.name for p in NOTEBOOKS if book_settings.stale(json.loads(p.read_text(encoding="utf-8")), CONFIG)]
+    assert not stale, f"run `python tools/book_settings.py --write`: stale Colab cell in {stale}"
+
+
+def _run_colab_cell(monkeypatch, importable: bool) -> list[str]:
+    """Run the install cell as IPython would in Colab, with %pip stubbed; returns the magics it ran."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    ran = []
+
+    class FakeShell:
+        def run_line_magic(self, name, line):
+            ran.append(f"%{name} {line}")
+
+    code = TransformerManager().transform_cell(book_settings.colab_cell_source(CONFIG))
+    monkeypatch.setitem(sys.modules, "google.colab", type(sys)("google.colab"))
+    if not importable:
+        monkeypatch.setitem(sys.modules, "ppo_grpo_lab", None)  # import raises ImportError
+    exec(compile(code, "<colab-cell>", "exec"), {"get_ipython": lambda: FakeShell()})
+    return ran
+
+
+def test_colab_cell_installs_from_the_ref_and_fails_loudly(monkeypatch):
+    ran = _run_colab_cell(monkeypatch, importable=True)
+    assert ran == [f'%pip install -q "{expected_install_spec()}"']
+    with pytest.raises(RuntimeError, match="Installing the book's package failed") as info:
+        _run_colab_cell(monkeypatch, importable=False)
+    assert expected_install_spec() in str(info.value)
+    assert "internet" in str(info.value)
+
+
+def test_colab_cell_does_nothing_outside_colab(monkeypatch):
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    code = TransformerManager().transform_cell(book_settings.colab_cell_source(CONFIG))
+    exec(compile(code, "<colab-cell>", "exec"), {"get_ipython": lambda: pytest.fail("ran a magic outside Colab")})
 
 
 def test_py2nb_writes_the_configured_colab_cell():
@@ -100,7 +180,7 @@ def test_colab_checker_catches_bad_cells():
     good = f'import sys\n{GUARD}\n    %pip install -q "{expected_install_spec()}"'
     assert check_colab_cell(good, ["colab-install"]) == []
     assert check_colab_cell(good, [])  # missing tag
-    assert check_colab_cell(good.replace("@v", "@v9"), ["colab-install"])  # wrong tag
+    assert check_colab_cell(good.replace("@main", "@v9.9.9"), ["colab-install"])  # wrong ref
     assert check_colab_cell(good.replace(GUARD, "if True:"), ["colab-install"])  # no guard
     unguarded = f'import sys\n{GUARD}\n    pass\n%pip install -q "{expected_install_spec()}"'
     assert check_colab_cell(unguarded, ["colab-install"])

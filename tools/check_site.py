@@ -208,13 +208,11 @@ def colab_link(config_path: Path, page: str) -> str | None:
     if not config_path.is_file():
         return None
     cfg = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-    colab, repo = (cfg.get("launch_buttons") or {}).get("colab_url"), cfg.get("repository") or {}
-    if not colab or not repo.get("url"):
+    if not (cfg.get("launch_buttons") or {}).get("colab_url") or not (cfg.get("repository") or {}).get("url"):
         return None
-    slug = urllib.parse.urlsplit(repo["url"]).path.strip("/")
-    prefix = (repo.get("path_to_book") or "").strip("/")
-    path = f"{prefix}/{page}.ipynb" if prefix else f"{page}.ipynb"
-    return f"{colab.rstrip('/')}/github/{slug}/blob/{repo.get('branch', 'main')}/{path}"
+    from book_settings import colab_link as configured_link  # tools/: derived from the one setting
+
+    return configured_link(page, cfg)
 
 
 def notebook_plots(source_root: Path, page: str) -> bool | None:

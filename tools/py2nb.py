@@ -14,11 +14,10 @@ import re
 import sys
 
 import nbformat
+from book_settings import TAGS as COLAB_TAGS  # tools/ is on sys.path (this file's folder)
+from book_settings import colab_cell_source
 
-COLAB_CELL = '''# Runs only in Google Colab: install this book's package (elsewhere it is already installed).
-import sys
-if "google.colab" in sys.modules:
-    %pip install -q "ppo-grpo-lab @ git+https://github.com/ppo-grpo-lab/ppo-grpo-lab@v0.1.0"'''
+COLAB_CELL = colab_cell_source()  # derived from _config.yml's repository (tools/book_settings.py)
 
 HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?:\s+tags=(?P<tags>\[.*\]))?\s*$")
 
@@ -31,7 +30,7 @@ def convert(text: str) -> nbformat.NotebookNode:
     }
     cells = []
     if not text.startswith("# no-colab-cell"):
-        cells.append(nbformat.v4.new_code_cell(COLAB_CELL, metadata={"tags": ["colab-install", "remove-cell"]}))  # hidden on the site
+        cells.append(nbformat.v4.new_code_cell(COLAB_CELL, metadata={"tags": list(COLAB_TAGS)}))  # hidden on the site
     kind, tags, buf = None, [], []
 
     def flush():

@@ -20,6 +20,10 @@ Outcomes:
   (expected vs got, first differing index, shapes, the inputs). It is loud on purpose: a
   wrong answer should stop you, not scroll past. Pass ``raise_on_fail=False`` to get the
   :class:`Result` back instead.
+- **timeout**: the exercise ran longer than its time limit (20 s, as the command line's
+  ``--timeout``, unless the exercise needs more): it is stopped and reported like a failure (an
+  endless loop does not hang the notebook). ``check(name, fn, timeout=60)`` gives a slow machine
+  longer; ``timeout=0``: no limit.
 
 Edited the stub file ``ppo_grpo_lab/exercises/<name>.py`` instead? ``check("gae")`` (or
 ``check("gae", my_gae)`` with ``my_gae`` imported from the stub) loads the file fresh on
@@ -33,13 +37,15 @@ grades each exercise in its own process with a time limit (see ``__main__``).
 from __future__ import annotations
 
 import copy
+import random
 from typing import Callable
 
 from ..exercises import NAMES
-from .core import ERROR, FAILED, NOT_IMPLEMENTED, STATUSES, Case, Exercise, Result, run_exercise
+from .core import ERROR, FAILED, NOT_IMPLEMENTED, STATUSES, TIMEOUT, Case, Exercise, Result, run_exercise
 from .references import ReferencesUnavailable, reexported_from
 from .sources import _is_stub, fresh_stub
 from .specs import EXERCISES
+from .time_limit import TimeLimitExceeded, time_limit
 
 __all__ = ["check", "grade", "example", "Result", "EXERCISES", "NAMES", "NOT_IMPLEMENTED", "STATUSES"]
 
@@ -68,7 +74,7 @@ def _expected(ex: Exercise, args: tuple):
 
 
 def grade(name: str, fn: Callable | None = None, seed: int | None = None, *, extra: list[Case] = (),
-          allow_reference: bool = False) -> Result:
+          allow_reference: bool = False, timeout: float | None = None) -> Result:
     """Grade ``fn`` as exercise ``name`` without printing or raising; returns a :class:`Result`.
 
     Args:
@@ -80,14 +86,23 @@ def grade(name: str, fn: Callable | None = None, seed: int | None = None, *, ext
         allow_reference: accept the reference solution itself (instructors checking their setup).
             Otherwise a function that passes but is the reference, or the package's own
             implementation, is failed with a message saying so.
+        timeout: seconds for the whole exercise (None or 0: no limit); past it the result has status
+            ``"timeout"`` (see :mod:`ppo_grpo_lab.grade.time_limit`).
     """
     ex = _exercise(name)
     if fn is None or _is_stub(fn, name):
         fn = fresh_stub(name)
     if not callable(fn):
         raise ValueError(f"fn: expected a function, got {type(fn).__name__}")
+    if seed is None:
+        seed = random.SystemRandom().randrange(100_000)  # drawn here, so a timeout can report it
     try:
-        result = run_exercise(ex, fn, seed, list(extra))
+        with time_limit(timeout):
+            result = run_exercise(ex, fn, seed, list(extra))
+    except TimeLimitExceeded:
+        return Result(name, TIMEOUT, 0, seed, f"{name}: TIMEOUT: still running after {timeout:g} s (an endless "
+                      f"loop?). Fix the loop, or give it longer: check({name!r}, your_function, "
+                      f"timeout={2 * timeout:g}). Seed {seed}.", 0.0, ex.points)
     except ReferencesUnavailable as exc:
         return Result(name, ERROR, 0, seed if seed is not None else -1, str(exc), 0.0, ex.points)
     where = None if allow_reference or not result.passed else reexported_from(fn, name)
@@ -99,7 +114,7 @@ def grade(name: str, fn: Callable | None = None, seed: int | None = None, *, ext
 
 
 def check(name: str | Callable, fn: Callable | None = None, seed: int | None = None, *,
-          raise_on_fail: bool = True, verbose: bool = True) -> Result:
+          raise_on_fail: bool = True, verbose: bool = True, timeout: float | None = None) -> Result:
     """Grade ``fn`` as exercise ``name``, print the outcome, raise ``AssertionError`` if it is wrong.
 
     Args:
@@ -109,8 +124,11 @@ def check(name: str | Callable, fn: Callable | None = None, seed: int | None = N
             (e.g. defined in the notebook cell). None, or the stub imported from that module,
             grades the stub file as saved now: edits count without restarting the kernel.
         seed: seed of the hidden cases (None: a fresh one, printed so a failure can be replayed).
-        raise_on_fail: raise ``AssertionError`` on a wrong answer (default) or just return.
+        raise_on_fail: raise ``AssertionError`` on a wrong answer or a timeout (default) or just return.
         verbose: print the outcome.
+        timeout: seconds the exercise may take; an endless loop is stopped then and reported as
+            ``"timeout"``. None: the exercise's own limit (``Exercise.timeout``: 20 s, as the command
+            line's ``--timeout``, unless its spec needs more); 0: no limit.
 
     Returns:
         :class:`Result` (``.passed``, ``.status``, ``.summary``, ``.message``, ``.seed``).
@@ -119,8 +137,10 @@ def check(name: str | Callable, fn: Callable | None = None, seed: int | None = N
         name, fn = getattr(name, "__name__", ""), name
         if name.startswith("my_") and name not in EXERCISES:
             name = name[3:]
-    result = grade(name, fn, seed)
-    if result.status == FAILED and raise_on_fail:
+    if timeout is None:
+        timeout = _exercise(name).timeout
+    result = grade(name, fn, seed, timeout=timeout)
+    if result.status in (FAILED, TIMEOUT) and raise_on_fail:
         raise AssertionError(result.message)  # the traceback shows the message: no need to print it too
     if verbose:
         print(result.message)

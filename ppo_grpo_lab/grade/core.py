@@ -16,6 +16,8 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from .time_limit import DEFAULT_TIMEOUT
+
 __all__ = ["Case", "Exercise", "Result", "CaseFailure", "NotImplementedYet", "run_exercise", "compare", "STATUSES"]
 
 PASSED, FAILED, NOT_IMPLEMENTED, TIMEOUT, ERROR = "passed", "failed", "not implemented", "timeout", "error"
@@ -56,6 +58,7 @@ class Exercise:
         points: what the exercise is worth when it passes (all or nothing).
         outcome: ``outcome(args, returned)`` gives the tensor compared (None: the returned value); the
             capstones compare the policy's parameters after the call (their args are deep-copied).
+        timeout: seconds ``check`` gives it in a notebook (more for an exercise that trains something).
     """
 
     name: str
@@ -70,6 +73,7 @@ class Exercise:
     rtol: float = 1e-5
     points: float = 1.0
     outcome: Callable | None = None
+    timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclass
