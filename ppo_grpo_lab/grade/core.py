@@ -267,14 +267,7 @@ def run_exercise(ex: Exercise, fn: Callable, seed: int | None = None, extra: lis
     gen = torch.Generator().manual_seed(seed)
     n = 0
     try:
-        for case in ex.visible():
-            n += 1
-            _run_case(ex, fn, case)
-        for i in range(ex.n_hidden):
-            case = ex.hidden(gen, i)
-            n += 1
-            _run_case(ex, fn, case)
-        for case in extra:
+        for case in [*ex.visible(), *(ex.hidden(gen, i) for i in range(ex.n_hidden)), *extra]:
             n += 1
             _run_case(ex, fn, case)
         for prop in ex.properties:
