@@ -212,7 +212,7 @@ def _no_package_answer(name: str):
 def _exercise(name, chapter, signature, visible, hidden, n_hidden, points):
     return Exercise(name=name, chapter=chapter, signature=signature, reference=LazyReference(name), visible=visible,
                     hidden=hidden, n_hidden=n_hidden, properties=[_no_package_answer(name)], atol=1e-6, rtol=1e-5,
-                    points=float(points), outcome=parameters_after)
+                    points=float(points), outcome=parameters_after, timeout=60.0)  # a training step: more time
 
 
 CAPSTONES: dict[str, Exercise] = {
