@@ -5,12 +5,23 @@ GRPOTrainer run with that hook."""
 import pytest
 import torch
 
-from ppo_grpo_lab.llm import AdditionTask, CharTokenizer, GPTConfig, GRPOConfig, GRPOTrainer, SFTConfig, train_sft
+from ppo_grpo_lab.llm import (
+    AdditionTask,
+    CharTokenizer,
+    GPTConfig,
+    GRPOConfig,
+    GRPOTrainer,
+    PPOLMConfig,
+    PPOLMTrainer,
+    SFTConfig,
+    train_sft,
+)
 from ppo_grpo_lab.llm.overoptimisation import (
     OveroptConfig,
     beta_sweep,
     fit_reward_model,
     grpo_against_reward_model,
+    ppo_against_reward_model,
     preference_data,
 )
 from ppo_grpo_lab.llm.preferences import FlawedLabeller
@@ -73,6 +84,40 @@ def test_it_is_grpo_trainer_with_the_reward_model_as_hook(setup):
         assert h.series(key)[1].tolist() == plain.series(plain_key)[1].tolist(), key
     assert all(torch.equal(a, b) for a, b in zip(pol_a.parameters(), pol_b.parameters()))
     assert isinstance(OveroptConfig(), GRPOConfig)
+
+
+def test_ppo_reward_hook_is_the_training_reward_and_the_checker_the_gold(setup):
+    tok, task, policy, lab, tr, te, rmc, rm = setup
+    import copy
+    seen = []
+
+    def inverted(problems, texts, finished):  # rewards exactly the wrong answers
+        r = torch.tensor([float(f and t != p.answer) for p, t, f in zip(problems, texts, finished)])
+        seen.append(r)
+        return r
+    cfg = PPOLMConfig(num_updates=2, batch_size=32, seed=0, progress=False, eval_every=0)
+    h = PPOLMTrainer(task, tok, cfg, policy=copy.deepcopy(policy), reward_fn=inverted).train()
+    assert len(seen) == 2
+    _, mean = h.series("reward/mean")
+    _, gold = h.series("reward/gold")
+    _, acc = h.series("reward/accuracy")
+    assert mean.tolist() == [float(r.mean()) for r in seen]
+    assert gold.tolist() == acc.tolist() and all(m + g <= 1 + 1e-6 for m, g in zip(mean, gold))  # never both
+    assert gold.sum() > 0
+
+
+def test_ppo_against_reward_model_raises_the_proxy(setup):
+    tok, task, policy, lab, tr, te, rmc, rm = setup
+    import copy
+    cfg = PPOLMConfig(num_updates=30, batch_size=64, learning_rate=1e-3, beta=0.0, eval_every=15, seed=0,
+                      progress=False)
+    h = ppo_against_reward_model(copy.deepcopy(policy), task, tok, rm, cfg, task.eval_set(50), lab)
+    assert [r["step"] for r in h.records if "eval/gold" in r] == [0, 15, 30]
+    _, ev = h.series("eval/proxy")
+    assert ev[-1] > ev[0] + 1.0, ev  # the reward model's score of greedy answers to held-out questions
+    for key in ("reward/proxy", "reward/gold", "reward/surface", "stats/kl_ref", "loss/value"):
+        assert len(h.series(key)[1]) == 30
+    assert h.series("stats/kl_ref")[1][-5:].mean() > 0
 
 
 def test_iterative_rl_retrains_with_replay(setup):

@@ -6,8 +6,9 @@ while the task's checker (the *gold*, ``1[o correct]``) is only logged, never tr
 al. (2022) found that as the policy moves away from π_ref the proxy keeps rising while the gold
 rises, peaks and falls; the KL penalty β (chapter 4) holds the policy near π_ref and so slows both.
 
-The GRPO itself is :class:`~ppo_grpo_lab.llm.grpo.GRPOTrainer` with r_φ as its ``reward_fn``;
-this module adds the measurements and the retraining around its updates. Per update the History
+The GRPO itself is :class:`~ppo_grpo_lab.llm.grpo.GRPOTrainer` with r_φ as its ``reward_fn``, and
+PPO (:func:`ppo_against_reward_model`) is :class:`~ppo_grpo_lab.llm.ppo.PPOLMTrainer` with the same
+hook; this module adds the measurements and the retraining around their updates. Per update the History
 holds the trainer's metrics (:class:`~ppo_grpo_lab.llm.grpo.GRPOTrainer`) and, under the names of
 this experiment, ``reward/proxy`` (mean r_φ of the B·G sampled answers), ``reward/gold`` (share of
 them correct, EOS required), ``reward/surface`` (mean surface score ``s(o)`` of the labeller's flaw,
@@ -35,12 +36,14 @@ from ..history import History
 from ..progress import tqdm
 from .evaluation import prompts_tensor
 from .grpo import GRPOConfig, GRPOTrainer
+from .ppo import PPOLMConfig, PPOLMTrainer
 from .preferences import FlawedLabeller, PreferencePairs, demo_answers, make_pairs, sample_answers
 from .reward_model import RewardModel, RewardModelConfig, reward_fn, train_reward_model
 from .sampling import generate
 from .tokenizer import EOS
 
-__all__ = ["OveroptConfig", "preference_data", "fit_reward_model", "grpo_against_reward_model", "beta_sweep"]
+__all__ = ["OveroptConfig", "preference_data", "fit_reward_model", "grpo_against_reward_model",
+           "ppo_against_reward_model", "beta_sweep"]
 
 
 @dataclass(kw_only=True)
@@ -130,6 +133,44 @@ def _retrain(rm, policy, task, tok, labeller, old: PreferencePairs, cfg: Overopt
     return old + new, len(new)
 
 
+def _proxy_hook(rm: RewardModel, tok, task, labeller: FlawedLabeller | None):
+    """``(proxy, hook, surface)``: r_φ as a reward function, the trainer's hook (r_φ, plus the mean surface score
+    of the sampled answers appended to ``surface`` when there is a labeller) and that list.
+    """
+    proxy, surface = reward_fn(rm, tok, task.max_answer_len), []
+
+    def hook(problems, texts, finished):
+        if labeller is not None:
+            surface.append(float(np.mean([labeller.score(t) for t in texts])))
+        return proxy(problems, texts, finished)
+    return proxy, hook, surface
+
+
+def _measured_run(trainer, proxy, surface: list, eval_problems, cfg, retrain=None) -> History:
+    """The loop GRPO and PPO share: one trainer update at a time, renamed to this experiment's metrics
+    (module docstring), then the retraining (``retrain()`` returns the number of new pairs) and the evaluation.
+    """
+    policy, task, tok = trainer.model, trainer.task, trainer.tok
+    hist, t0 = History(), time.perf_counter()
+    hist.log(0, _evaluate(policy, task, tok, proxy, eval_problems))
+    for step in tqdm(range(1, cfg.num_updates + 1), desc=f"{trainer.kind.upper()} vs reward model",
+                     disable=not cfg.progress):
+        trainer.train(1)
+        rec = {k: v for k, v in trainer.history.records[-1].items() if k != "step"}
+        rec.update({"reward/proxy": rec["reward/mean"], "reward/gold": rec["reward/accuracy"]})
+        if surface:  # one entry per sampling round (several with dynamic sampling)
+            rec["reward/surface"] = float(np.mean(surface))
+            surface.clear()
+        if retrain is not None and step % cfg.retrain_every == 0 and step < cfg.num_updates:
+            rec["rm/new_pairs"] = retrain()
+        if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.num_updates:
+            rec.update(_evaluate(policy, task, tok, proxy, eval_problems))
+        rec["time/seconds"] = time.perf_counter() - t0
+        hist.log(step, rec)
+    policy.eval()
+    return hist
+
+
 def grpo_against_reward_model(policy, task, tok, rm: RewardModel, config: OveroptConfig, eval_problems,
                               labeller: FlawedLabeller | None = None, pairs: PreferencePairs | None = None,
                               rm_config: RewardModelConfig | None = None) -> History:
@@ -149,34 +190,31 @@ def grpo_against_reward_model(policy, task, tok, rm: RewardModel, config: Overop
     cfg = config
     if cfg.retrain_every and (labeller is None or pairs is None or rm_config is None):
         raise ValueError("retrain_every > 0: expected labeller, pairs and rm_config (to retrain the reward model)")
-    proxy, surface = reward_fn(rm, tok, task.max_answer_len), []
-
-    def hook(problems, texts, finished):  # the trainer's reward; remembers the flaw's share of the samples
-        if labeller is not None:
-            surface.append(float(np.mean([labeller.score(t) for t in texts])))
-        return proxy(problems, texts, finished)
-
+    proxy, hook, surface = _proxy_hook(rm, tok, task, labeller)
     trainer = GRPOTrainer(task, tok, replace(cfg, progress=False), policy=policy, reward_fn=hook)
     trainer.measure_kl_ref = True  # the KL to π_ref is the x-axis of over-optimisation, at β = 0 too
     rng = np.random.default_rng([cfg.seed, 1])  # iterative RL's own streams: the GRPO run is unchanged until then
     gen = torch.Generator(device=trainer.device).manual_seed(cfg.seed + 1)
-    hist, t0 = History(), time.perf_counter()
-    hist.log(0, _evaluate(policy, task, tok, proxy, eval_problems))
-    for step in tqdm(range(1, cfg.num_updates + 1), desc="GRPO vs reward model", disable=not cfg.progress):
-        trainer.train(1)
-        rec = {k: v for k, v in trainer.history.records[-1].items() if k != "step"}
-        rec.update({"reward/proxy": rec["reward/mean"], "reward/gold": rec["reward/accuracy"]})
-        if surface:  # one entry per sampling round (several with dynamic sampling)
-            rec["reward/surface"] = float(np.mean(surface))
-            surface.clear()
-        if cfg.retrain_every and step % cfg.retrain_every == 0 and step < cfg.num_updates:
-            pairs, rec["rm/new_pairs"] = _retrain(rm, policy, task, tok, labeller, pairs, cfg, rm_config, rng, gen)
-        if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.num_updates:
-            rec.update(_evaluate(policy, task, tok, proxy, eval_problems))
-        rec["time/seconds"] = time.perf_counter() - t0
-        hist.log(step, rec)
-    policy.eval()
-    return hist
+    pool = [pairs]
+
+    def retrain() -> int:
+        pool[0], n_new = _retrain(rm, policy, task, tok, labeller, pool[0], cfg, rm_config, rng, gen)
+        return n_new
+    return _measured_run(trainer, proxy, surface, eval_problems, cfg, retrain if cfg.retrain_every else None)
+
+
+def ppo_against_reward_model(policy, task, tok, rm: RewardModel, config: PPOLMConfig, eval_problems,
+                             labeller: FlawedLabeller | None = None) -> History:
+    """Train ``policy`` in place with PPO and a critic (:class:`~ppo_grpo_lab.llm.ppo.PPOLMTrainer`, ``reward_fn`` =
+    the reward model's scores, given at the last token); π_ref is a frozen copy of ``policy`` as it is now.
+
+    Returns a History with the metrics of the module docstring (``config.eval_every`` sets the evaluations).
+    Its ``stats/kl_ref`` is PPO's k1 estimate, the masked mean of ``log π_old − log π_ref`` over the sampled
+    tokens: like GRPO's k3 it estimates the per-token KL(π_θ ‖ π_ref) without bias, with more variance.
+    """
+    proxy, hook, surface = _proxy_hook(rm, tok, task, labeller)
+    trainer = PPOLMTrainer(task, tok, replace(config, progress=False), policy=policy, reward_fn=hook)
+    return _measured_run(trainer, proxy, surface, eval_problems, config)
 
 
 def beta_sweep(policy, task, tok, rm: RewardModel, betas, config: OveroptConfig, eval_problems,
