@@ -181,6 +181,15 @@ WRONG = {
         "per-sequence sum, not mean": lambda x, m: (x * m).sum(1).mean(),
         "hard-coded visible answer": _hardcoded("aggregate_grpo"),
     },
+    "bradley_terry_loss": {
+        "log(sigmoid) (inf at a margin of -100 in float32)": lambda rc, rr: -torch.log(torch.sigmoid(rc - rr)).mean(),
+        "log(1 + exp(-m)) (overflows at a margin of -100 in float32)": lambda rc, rr: torch.log1p(torch.exp(rr - rc)).mean(),
+        "sign flipped (rejected preferred)": lambda rc, rr: torch.nn.functional.softplus(rc - rr).mean(),
+        "sum instead of mean": lambda rc, rr: torch.nn.functional.softplus(rr - rc).sum(),
+        "missing minus (log-likelihood, not its negative)": lambda rc, rr: torch.nn.functional.logsigmoid(rc - rr).mean(),
+        "rejected reward detached": lambda rc, rr: torch.nn.functional.softplus(rr.detach() - rc).mean(),
+        "hard-coded visible answer": _hardcoded("bradley_terry_loss"),
+    },
 }
 
 WRONG.update(WRONG_CAPSTONES)  # the capstones' wrong updates (tests/test_grade_capstones.py)
@@ -268,6 +277,7 @@ ALTERNATIVES = {
         (v - t) ** 2, (o + torch.clamp(v - o, -e, e) - t) ** 2).mean(),
     "n_step_advantages": _alt_nstep,
     "aggregate_grpo": lambda x, m: ((x * m.float()).sum(1) / m.float().sum(1).clamp(min=1)).mean(),
+    "bradley_terry_loss": lambda rc, rr: -torch.nn.functional.logsigmoid(rc - rr).mean(),
 }
 
 ALTERNATIVES.update(ALTERNATIVES_CAPSTONES)
@@ -319,6 +329,8 @@ def test_failure_messages_for_shape_tuple_and_crash():
     assert "raised RuntimeError" in msg and "Hint" in msg  # 1 - bool tensor
     msg = grade("reinforce_loss", WRONG["reinforce_loss"]["detached loss (no gradient)"], seed=0).message
     assert "not differentiable" in msg
+    msg = grade("bradley_terry_loss", WRONG["bradley_terry_loss"]["rejected reward detached"], seed=0).message
+    assert "not differentiable in `r_rejected`" in msg  # the last argument, named without its ")"
 
 
 def test_in_place_modification_is_reported():

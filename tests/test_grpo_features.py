@@ -48,6 +48,24 @@ def test_per_token_advantages_by_hand_and_shape_errors():
         grpo_loss(torch.zeros(2, 3), torch.zeros(2, 3), None, torch.zeros(2, 2), mask, beta=0.0)
 
 
+def test_reference_at_zero_beta_only_measures_the_kl():
+    """β = 0 with π_ref's log-probs given (GRPOTrainer.measure_kl_ref): same loss and gradient, the KL logged."""
+    torch.manual_seed(1)
+    lp0, old, ref = (torch.randn(2, 3, dtype=torch.float64) * 0.3 for _ in range(3))
+    mask = torch.tensor([[1, 1, 0], [1, 1, 1]], dtype=torch.bool)
+    adv = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    out = []
+    for given in (None, ref):
+        lp = lp0.clone().requires_grad_(True)
+        loss, stats = grpo_loss(lp, old, given, adv, mask, beta=0.0)
+        loss.backward()
+        out.append((loss.detach(), lp.grad, stats["stats/kl_ref"]))
+    assert torch.equal(out[0][0], out[1][0]) and torch.equal(out[0][1], out[1][1])
+    assert out[0][2] == 0 and out[1][2] > 0
+    log_rho = (ref - lp0)[mask]
+    assert out[1][2].item() == pytest.approx((log_rho.exp() - 1 - log_rho).mean().item())
+
+
 # ----------------------------------------------------------------- reward hook
 def test_reward_hook_is_the_training_reward_and_the_checker_is_logged_as_gold(sft_one_digit):
     seen = []

@@ -45,6 +45,7 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "value_loss": ("ppo_grpo_lab.value._value_loss",),
     "n_step_advantages": ("ppo_grpo_lab.nstep._n_step_advantages", "ppo_grpo_lab.nstep.n_step_advantages_loop"),
     "aggregate_grpo": ("ppo_grpo_lab.aggregation._aggregate_grpo",),
+    "bradley_terry_loss": ("ppo_grpo_lab.llm.reward_model.bradley_terry_loss",),
 }
 # The capstones assemble earlier exercises' pieces; what must not show is their assembly (the trainer's
 # policy step; the reference). Chapter 11 does show grpo_loss and GRPOTrainer._optimise before grpo_step:
@@ -190,3 +191,13 @@ def test_the_check_catches_a_literalinclude_and_an_output():
     assert problems_above([out], "td_residuals", 1)
     fine = _code("display(Code(inspect.getsource(clipped_surrogate)))\nloss, stats = clipped_surrogate(lp, old, adv, clip_eps=0.2)")
     assert not problems_above([fine], "clipped_surrogate", 1)
+
+
+def test_the_check_catches_the_bradley_terry_loss_shown_before_its_exercise():
+    """Chapter 14 once printed the package's loss right above its exercise: that display, or its code pasted, is caught."""
+    shown = _code("print(inspect.getsource(bradley_terry_loss))")
+    pasted = _code("margin = r_chosen - r_rejected\nloss = F.softplus(-margin).mean()")
+    for cell in (shown, pasted):
+        assert problems_above([cell], "bradley_terry_loss", 1)
+    assert not problems_above([_code("loss, stats = bradley_terry_loss(torch.tensor([2.0]), torch.zeros(1))")],
+                              "bradley_terry_loss", 1)

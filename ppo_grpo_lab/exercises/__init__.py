@@ -26,6 +26,7 @@ q_from_v               8        (P[S, A, S], R[S, A], V[S], gamma) -> [S, A]
 value_loss             9        (values, targets, old_values, clip_eps) -> 0-d loss
 n_step_advantages      10       (rewards, values, next_values, terminated, truncated, gamma, n) -> [T, N]
 aggregate_grpo         11       (per_token[B, L], mask[B, L]) -> 0-d
+bradley_terry_loss     14       (r_chosen[N], r_rejected[N]) -> 0-d loss
 ppo_update             3        (policy, optimizer, obs, actions, old_log_probs, advantages, ...) -> None
 grpo_step              11       (policy, reference, optimizer, prompts, completions, mask, ...) -> None
 =====================  =======  ================================================================
@@ -39,7 +40,7 @@ from __future__ import annotations
 NAMES: tuple[str, ...] = (
     "reinforce_loss", "baseline_advantage", "clipped_surrogate", "kl_k3", "group_advantages",
     "discounted_returns", "td_residuals", "gae", "q_from_v", "value_loss", "n_step_advantages",
-    "aggregate_grpo",
+    "aggregate_grpo", "bradley_terry_loss",
 )
 NAMES += ("ppo_update", "grpo_step")  # the capstones: a whole update, graded by the parameters it leaves
 
@@ -47,6 +48,7 @@ CHAPTERS: dict[str, int] = {
     "reinforce_loss": 1, "baseline_advantage": 2, "clipped_surrogate": 3, "kl_k3": 4,
     "group_advantages": 5, "discounted_returns": 6, "td_residuals": 7, "gae": 7, "q_from_v": 8,
     "value_loss": 9, "n_step_advantages": 10, "aggregate_grpo": 11,
+    "bradley_terry_loss": 14,
 }
 CHAPTERS.update({"ppo_update": 3, "grpo_step": 11})
 

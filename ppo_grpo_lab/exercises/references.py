@@ -14,6 +14,7 @@ from ..aggregation import aggregate_grpo as _aggregate_grpo
 from ..gae import gae as _gae
 from ..group import group_advantages as _group_advantages
 from ..kl import kl_k3 as _kl_k3
+from ..llm.reward_model import bradley_terry_loss as _bradley_terry_loss
 from ..nstep import n_step_advantages as _n_step_advantages
 from ..returns import discounted_returns as _discounted_returns
 from ..surrogate import clipped_surrogate as _clipped_surrogate
@@ -23,7 +24,7 @@ from ..value import value_loss as _value_loss
 __all__ = [
     "reinforce_loss", "baseline_advantage", "clipped_surrogate", "kl_k3", "group_advantages",
     "discounted_returns", "td_residuals", "gae", "q_from_v", "value_loss", "n_step_advantages",
-    "aggregate_grpo", "REFERENCES",
+    "aggregate_grpo", "bradley_terry_loss", "REFERENCES",
 ]
 
 
@@ -123,6 +124,11 @@ def grpo_step(policy, reference, optimizer, prompts, completions, mask, old_log_
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
+
+
+def bradley_terry_loss(r_chosen, r_rejected):
+    """``−mean log σ(r⁺ − r⁻)`` (:func:`ppo_grpo_lab.llm.reward_model.bradley_terry_loss`, loss only)."""
+    return _bradley_terry_loss(r_chosen, r_rejected)[0]
 
 
 REFERENCES = {name: globals()[name] for name in __all__ if name != "REFERENCES"}

@@ -245,7 +245,7 @@ def _mutated(ex: Exercise, case: Case, args: tuple) -> str | None:
 
 
 def _compare_grad(ex, case, got, expected, args, expected_args) -> str | None:
-    name = ex.signature.split("(")[1].split(",")[case.grad_arg].strip()
+    name = ex.signature.split("(", 1)[1].rstrip(")").split(",")[case.grad_arg].split("=")[0].strip()
     if not isinstance(got, Tensor) or not got.requires_grad:
         return (f"{case.label}: the value is right but the loss is not differentiable in `{name}` "
                 f"(compute it with torch operations on the given tensors, no .item(), .detach() or numpy)")

@@ -233,6 +233,28 @@ def _agg_hidden(gen, i):
     return Case(f"hidden case {i}", (x, mask), note=f"B={B}, L={L}, lengths {mask.sum(1).tolist()}")
 
 
+# ch14 -----------------------------------------------------------------------------------------
+def _bt_visible():
+    # chapter 14's worked example: margins 2, 0, −1 → losses 0.127, 0.693, 1.313, mean 0.711
+    return [Case("visible example", (T_([2.5, 0.0, 1.0]), T_([0.5, 0.0, 2.0])), grad_arg=0,
+                 note="margins 2, 0, -1: loss 0.711")]
+
+
+def _bt_hidden(gen, i):
+    N = (1, 7, 64)[i % 3]
+    r_chosen = C.normal(gen, (N,), scale=C.choice(gen, (0.5, 2.0, 5.0)), loc=C.choice(gen, (0.0, 3.0, -2.0)))
+    r_rejected = C.normal(gen, (N,), scale=C.choice(gen, (0.5, 2.0, 5.0)), loc=C.choice(gen, (0.0, 1.0)))
+    note = f"N={N}"
+    if (i // 3) % 2:  # float32 with margins of ±100: log(sigmoid(m)) gives log(0) = -inf at m = -100
+        k = C.randint(gen, 1, N)
+        sign = torch.where(C.flags(gen, (k,), 0.5), 1.0, -1.0).to(torch.float64)
+        sign[0] = -1.0  # at least one margin of −100
+        r_rejected[:k] = r_chosen[:k] - 100.0 * sign
+        r_chosen, r_rejected = r_chosen.float(), r_rejected.float()
+        note += f", float32, {k} margin(s) of ±100 (exp(100) overflows float32; sigmoid(-100) rounds to 0)"
+    return Case(f"hidden case {i}", (r_chosen, r_rejected), grad_arg=i % 2, note=note)
+
+
 _SPECS = [
     ("reinforce_loss", 1, "reinforce_loss(log_probs, rewards)", _reinforce_visible, _reinforce_hidden, []),
     ("baseline_advantage", 2, "baseline_advantage(rewards, values)", _baseline_visible, _baseline_hidden, []),
@@ -252,13 +274,15 @@ _SPECS = [
     ("n_step_advantages", 10, "n_step_advantages(rewards, values, next_values, terminated, truncated, gamma, n)",
      _nstep_visible, _nstep_hidden, []),
     ("aggregate_grpo", 11, "aggregate_grpo(per_token, mask)", _agg_visible, _agg_hidden, []),
+    ("bradley_terry_loss", 14, "bradley_terry_loss(r_chosen, r_rejected)", _bt_visible, _bt_hidden, []),
 ]
 
 # Points when passed (all or nothing): 1 for a one-line formula, 2 for a formula with a trap
 # (a min, a guard, a clip), 3 for a backward recursion with episode ends. `--points` overrides.
 POINTS = {"reinforce_loss": 1, "baseline_advantage": 1, "clipped_surrogate": 2, "kl_k3": 1, "group_advantages": 2,
           "discounted_returns": 3, "td_residuals": 1, "gae": 3, "q_from_v": 1, "value_loss": 2,
-          "n_step_advantages": 3, "aggregate_grpo": 1}
+          "n_step_advantages": 3, "aggregate_grpo": 1,
+          "bradley_terry_loss": 2}
 
 # the references are looked up when a case runs (instructor's first, then packaged): see references.py
 EXERCISES: dict[str, Exercise] = {

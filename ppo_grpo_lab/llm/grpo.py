@@ -160,6 +160,7 @@ class GRPOTrainer(LMTrainer):
 
     kind, config_class = "grpo", GRPOConfig
     reuse_policy_log_probs: ClassVar[bool] = True  # μ = 1: no separate π_θold pass (False: the unoptimised path)
+    measure_kl_ref: ClassVar[bool] = False  # True: stats/kl_ref measured at β = 0 too (one more π_ref pass)
 
     def __init__(self, task, tok, config: GRPOConfig | None = None, policy: TinyGPT | None = None,
                  reference: TinyGPT | None = None, model_config: GPTConfig | None = None, eval_problems=None,
@@ -237,7 +238,8 @@ class GRPOTrainer(LMTrainer):
         with torch.no_grad():  # μ = 1: π_θold is π_θ, its log-probs are the policy pass's, detached (in _optimise)
             old_lp = (completion_log_probs(self.model, prompts, completions)["log_probs"]  # (k·G, L)
                       if cfg.update_epochs > 1 or not self.reuse_policy_log_probs else None)
-            ref_lp = completion_log_probs(self.reference, prompts, completions)["log_probs"] if cfg.beta > 0 else None
+            ref_lp = (completion_log_probs(self.reference, prompts, completions)["log_probs"]
+                      if cfg.beta > 0 or self.measure_kl_ref else None)
         stats, ent, grad_norm = self._optimise(prompts, completions, mask, advantages, old_lp, ref_lp, 0)
         for it in range(1, cfg.update_epochs):  # μ > 1: the entropy is that of the first pass
             stats, _, grad_norm = self._optimise(prompts, completions, mask, advantages, old_lp, ref_lp, it)

@@ -29,7 +29,7 @@ def _check_grpo_inputs(log_probs, old_log_probs, ref_log_probs, advantages, mask
     log_probs = as_tensor("log_probs", log_probs)
     check_ndim("log_probs", log_probs, 2, "[B, L]")
     old_log_probs, advantages = as_tensor("old_log_probs", old_log_probs), as_tensor("advantages", advantages)
-    ref_log_probs = as_tensor("ref_log_probs", ref_log_probs) if beta > 0 else None
+    ref_log_probs = as_tensor("ref_log_probs", ref_log_probs) if beta > 0 or ref_log_probs is not None else None
     mask = as_bool_mask("mask", as_tensor("mask", mask))
     check_same_shape("log_probs", log_probs, old_log_probs=old_log_probs, ref_log_probs=ref_log_probs, mask=mask)
     if advantages.shape not in (log_probs.shape[:1], log_probs.shape):
@@ -48,7 +48,8 @@ def grpo_loss(log_probs, old_log_probs, ref_log_probs, advantages, mask, clip_ep
     Args:
         log_probs: (Tensor, [B, L]) ``log π_θ(o_t | q, o_<t)``, differentiable.
         old_log_probs: (Tensor, [B, L]) the same under the sampling policy π_θold.
-        ref_log_probs: (Tensor, [B, L]) the same under π_ref (ignored when β = 0).
+        ref_log_probs: (Tensor, [B, L]) the same under π_ref; may be None when β = 0, and when given with
+            β = 0 it feeds only ``stats/kl_ref`` (the loss is the same as without it).
         advantages: (Tensor, [B]) one advantage per answer (from :func:`group_advantages`, flattened),
             or (Tensor, [B, L]) one per token (process supervision,
             :func:`~ppo_grpo_lab.process.process_advantages`); any other shape raises ValueError.
@@ -72,7 +73,7 @@ def grpo_loss(log_probs, old_log_probs, ref_log_probs, advantages, mask, clip_ep
     _check_max_completion_length(max_completion_length)
     adv = advantages[:, None] if advantages.ndim == 1 else advantages  # (B, 1): every token its answer's; or (B, L)
     objective = _clipped_objective(log_probs, old_log_probs, adv, clip_eps, clip_eps_high)  # (B, L)
-    kl = _kl_k3(log_probs, ref_log_probs) if beta > 0 else torch.zeros_like(log_probs)  # (B, L)
+    kl = _kl_k3(log_probs, ref_log_probs) if ref_log_probs is not None else torch.zeros_like(log_probs)  # (B, L)
     loss = -_aggregate(aggregation, objective - beta * kl, mask, max_completion_length)
     stats = {"loss/policy": loss.detach(), "stats/kl_ref": _masked_mean(kl.detach(), mask),
              **_clip_statistics(log_probs, old_log_probs, adv, clip_eps, clip_eps_high, mask)}

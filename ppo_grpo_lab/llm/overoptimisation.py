@@ -6,16 +6,21 @@ while the task's checker (the *gold*, ``1[o correct]``) is only logged, never tr
 al. (2022) found that as the policy moves away from π_ref the proxy keeps rising while the gold
 rises, peaks and falls; the KL penalty β (chapter 4) holds the policy near π_ref and so slows both.
 
-Per update the History logs ``reward/proxy`` (mean r_φ of the B·G sampled answers),
-``reward/gold`` (share of them correct, EOS required), ``reward/surface`` (mean surface score
-``s(o)`` of the labeller's flaw, when a labeller is given), ``stats/kl_ref`` (k3 KL to π_ref,
-masked mean over tokens), and every ``eval_every`` updates (and at 0 and the last) ``eval/gold``
-(greedy held-out accuracy) and ``eval/proxy`` (mean r_φ of those greedy answers).
+The GRPO itself is :class:`~ppo_grpo_lab.llm.grpo.GRPOTrainer` with r_φ as its ``reward_fn``, and
+PPO (:func:`ppo_against_reward_model`) is :class:`~ppo_grpo_lab.llm.ppo.PPOLMTrainer` with the same
+hook; this module adds the measurements and the retraining around their updates. Per update the History
+holds the trainer's metrics (:class:`~ppo_grpo_lab.llm.grpo.GRPOTrainer`) and, under the names of
+this experiment, ``reward/proxy`` (mean r_φ of the B·G sampled answers), ``reward/gold`` (share of
+them correct, EOS required), ``reward/surface`` (mean surface score ``s(o)`` of the labeller's flaw,
+when a labeller is given), ``stats/kl_ref`` (k3 KL to π_ref, masked mean over tokens, measured at
+β = 0 too), and every ``eval_every`` updates (and at 0 and the last) ``eval/gold`` (greedy held-out
+accuracy) and ``eval/proxy`` (mean r_φ of those greedy answers).
 
 *Iterative RL* (DeepSeekMath §4.1.4): every ``retrain_every`` updates the current policy answers
 fresh questions, the labeller judges pairs of those answers, and r_φ is trained further on them
 plus a replayed share ``replay_frac`` of all earlier pairs (the retraining set is
-``n_new / (1 − replay_frac)`` pairs, ``replay_frac`` of them old).
+``n_new / (1 − replay_frac)`` pairs, ``replay_frac`` of them old). The retraining draws from its
+own random streams, so until the first retraining a run equals the run without it.
 """
 from __future__ import annotations
 
@@ -27,32 +32,29 @@ import numpy as np
 import torch
 
 from .._checks import check_int, check_range
-from ..aggregation import masked_mean
-from ..config import TrainerConfig
-from ..group import group_advantages
 from ..history import History
-from ..kl import kl_k3
 from ..progress import tqdm
 from .evaluation import prompts_tensor
-from .grpo_loss import grpo_loss
+from .grpo import GRPOConfig, GRPOTrainer
+from .ppo import PPOLMConfig, PPOLMTrainer
 from .preferences import FlawedLabeller, PreferencePairs, demo_answers, make_pairs, sample_answers
 from .reward_model import RewardModel, RewardModelConfig, reward_fn, train_reward_model
-from .sampling import completion_log_probs, generate
+from .sampling import generate
 from .tokenizer import EOS
 
-__all__ = ["OveroptConfig", "preference_data", "fit_reward_model", "grpo_against_reward_model", "beta_sweep"]
+__all__ = ["OveroptConfig", "preference_data", "fit_reward_model", "grpo_against_reward_model",
+           "ppo_against_reward_model", "beta_sweep"]
 
 
 @dataclass(kw_only=True)
-class OveroptConfig(TrainerConfig):
-    """GRPO against a reward model (symbols as in :class:`~ppo_grpo_lab.llm.grpo.GRPOConfig`).
+class OveroptConfig(GRPOConfig):
+    """GRPO against a reward model: every field of :class:`~ppo_grpo_lab.llm.grpo.GRPOConfig` (μ, ε, β,
+    aggregation...), with this experiment's defaults, plus iterative RL's.
 
     Attributes:
-        num_updates: GRPO updates, 20–300 (μ = 1: one gradient step per batch).
-        batch_size: B·G answers per update; group_size: G, 4–16.
-        beta: β of the k3 KL to π_ref, 0–0.5. learning_rate: α, 1e-5–1e-4.
-        clip_eps: ε; temperature: τ; max_grad_norm: gradient clip.
-        eval_every: greedy held-out evaluation every this many updates (and at 0 and the last).
+        num_updates: GRPO updates, 20–300. beta: β of the k3 KL to π_ref, 0–0.5 (default 0.1).
+        learning_rate: α, 1e-5–1e-4 (default 5e-5).
+        eval_every: greedy held-out ``eval/gold`` and ``eval/proxy`` every this many updates (and at 0 and the last).
         retrain_every: k, retrain the reward model every k updates (0: never; iterative RL when > 0).
         retrain_problems: questions the policy answers for each retraining (pairs come from those with a
             right and a wrong answer among ``retrain_samples``).
@@ -62,14 +64,8 @@ class OveroptConfig(TrainerConfig):
     """
 
     num_updates: int = 120
-    batch_size: int = 128
-    group_size: int = 8
     beta: float = 0.1
     learning_rate: float = 5e-5
-    clip_eps: float = 0.2
-    temperature: float = 1.0
-    max_grad_norm: float = 1.0
-    eval_every: int = 10
     retrain_every: int = 0
     retrain_problems: int = 1000
     retrain_samples: int = 8
@@ -78,18 +74,9 @@ class OveroptConfig(TrainerConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("num_updates", "batch_size", "retrain_problems", "retrain_samples", "retrain_updates"):
+        for name in ("retrain_problems", "retrain_samples", "retrain_updates"):
             check_int(name, getattr(self, name), 1)
-        check_int("group_size", self.group_size, 2, symbol="G")
-        if self.batch_size % self.group_size:
-            raise ValueError(f"batch_size: expected a multiple of group_size={self.group_size}, got {self.batch_size}")
-        check_int("eval_every", self.eval_every, 0)
         check_int("retrain_every", self.retrain_every, 0)
-        check_range("beta", self.beta, 0.0, float("inf"))
-        check_range("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
-        check_range("clip_eps", self.clip_eps, 0.0, float("inf"), low_open=True)
-        check_range("temperature", self.temperature, 0.0, float("inf"), low_open=True)
-        check_range("max_grad_norm", self.max_grad_norm, 0.0, float("inf"), low_open=True)
         check_range("replay_frac", self.replay_frac, 0.0, 1.0, high_open=True)
 
 
@@ -146,32 +133,49 @@ def _retrain(rm, policy, task, tok, labeller, old: PreferencePairs, cfg: Overopt
     return old + new, len(new)
 
 
-def _grpo_step(policy, reference, opt, task, tok, proxy, problems, cfg: OveroptConfig, gen) -> dict[str, float]:
-    """One GRPO update (μ = 1) on the proxy reward; the gold is only measured."""
-    dev = next(policy.parameters()).device
-    prompts = prompts_tensor(tok, problems, dev)  # (B·G, P)
-    comps, mask = generate(policy, prompts, task.max_answer_len, cfg.temperature, gen)  # (B·G, L)
-    rows = comps.cpu().tolist()
-    texts, fin = [tok.decode(r) for r in rows], [EOS in r for r in rows]
-    r_proxy = proxy(problems, texts, fin)  # (B·G,)
-    gold = torch.tensor([float(f and task.is_correct(p, t)) for p, t, f in zip(problems, texts, fin)])
-    adv = group_advantages(r_proxy.view(-1, cfg.group_size)).view(-1).to(dev)  # (B·G,)
-    lp = completion_log_probs(policy, prompts, comps)["log_probs"]  # (B·G, L)
-    with torch.no_grad():  # π_ref's log-probs even at β = 0: the KL is always measured
-        ref_lp = completion_log_probs(reference, prompts, comps)["log_probs"]
-    loss, _ = grpo_loss(lp, lp.detach(), ref_lp, adv, mask, cfg.clip_eps, None, cfg.beta, "grpo")
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
-    opt.step()
-    return {"reward/proxy": float(r_proxy.mean()), "reward/gold": float(gold.mean()),
-            "stats/kl_ref": float(masked_mean(kl_k3(lp.detach(), ref_lp), mask)), "_texts": texts}
+def _proxy_hook(rm: RewardModel, tok, task, labeller: FlawedLabeller | None):
+    """``(proxy, hook, surface)``: r_φ as a reward function, the trainer's hook (r_φ, plus the mean surface score
+    of the sampled answers appended to ``surface`` when there is a labeller) and that list.
+    """
+    proxy, surface = reward_fn(rm, tok, task.max_answer_len), []
+
+    def hook(problems, texts, finished):
+        if labeller is not None:
+            surface.append(float(np.mean([labeller.score(t) for t in texts])))
+        return proxy(problems, texts, finished)
+    return proxy, hook, surface
+
+
+def _measured_run(trainer, proxy, surface: list, eval_problems, cfg, retrain=None) -> History:
+    """The loop GRPO and PPO share: one trainer update at a time, renamed to this experiment's metrics
+    (module docstring), then the retraining (``retrain()`` returns the number of new pairs) and the evaluation.
+    """
+    policy, task, tok = trainer.model, trainer.task, trainer.tok
+    hist, t0 = History(), time.perf_counter()
+    hist.log(0, _evaluate(policy, task, tok, proxy, eval_problems))
+    for step in tqdm(range(1, cfg.num_updates + 1), desc=f"{trainer.kind.upper()} vs reward model",
+                     disable=not cfg.progress):
+        trainer.train(1)
+        rec = {k: v for k, v in trainer.history.records[-1].items() if k != "step"}
+        rec.update({"reward/proxy": rec["reward/mean"], "reward/gold": rec["reward/accuracy"]})
+        if surface:  # one entry per sampling round (several with dynamic sampling)
+            rec["reward/surface"] = float(np.mean(surface))
+            surface.clear()
+        if retrain is not None and step % cfg.retrain_every == 0 and step < cfg.num_updates:
+            rec["rm/new_pairs"] = retrain()
+        if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.num_updates:
+            rec.update(_evaluate(policy, task, tok, proxy, eval_problems))
+        rec["time/seconds"] = time.perf_counter() - t0
+        hist.log(step, rec)
+    policy.eval()
+    return hist
 
 
 def grpo_against_reward_model(policy, task, tok, rm: RewardModel, config: OveroptConfig, eval_problems,
                               labeller: FlawedLabeller | None = None, pairs: PreferencePairs | None = None,
                               rm_config: RewardModelConfig | None = None) -> History:
-    """Train ``policy`` in place with GRPO on the reward model's scores; π_ref is a frozen copy of it now.
+    """Train ``policy`` in place with GRPO (:class:`~ppo_grpo_lab.llm.grpo.GRPOTrainer`, ``reward_fn`` = the reward
+    model's scores); π_ref is a frozen copy of ``policy`` as it is now.
 
     Args:
         policy: the SFT model (a :class:`~ppo_grpo_lab.llm.model.TinyGPT`); rm: the reward model (retrained in
@@ -186,29 +190,31 @@ def grpo_against_reward_model(policy, task, tok, rm: RewardModel, config: Overop
     cfg = config
     if cfg.retrain_every and (labeller is None or pairs is None or rm_config is None):
         raise ValueError("retrain_every > 0: expected labeller, pairs and rm_config (to retrain the reward model)")
-    torch.manual_seed(cfg.seed)
-    rng, gen = np.random.default_rng(cfg.seed), torch.Generator(device=next(policy.parameters()).device)
-    gen.manual_seed(cfg.seed)
-    reference = copy.deepcopy(policy).eval()
-    policy.train()
-    opt = torch.optim.Adam(policy.parameters(), lr=cfg.learning_rate)
-    proxy, hist, t0 = reward_fn(rm, tok, task.max_answer_len), History(), time.perf_counter()
-    hist.log(0, _evaluate(policy, task, tok, proxy, eval_problems))
-    for step in tqdm(range(1, cfg.num_updates + 1), desc="GRPO vs reward model", disable=not cfg.progress):
-        questions = task.sample(cfg.batch_size // cfg.group_size, rng, "train")
-        rec = _grpo_step(policy, reference, opt, task, tok, proxy,
-                         [q for q in questions for _ in range(cfg.group_size)], cfg, gen)
-        texts = rec.pop("_texts")
-        if labeller is not None:
-            rec["reward/surface"] = float(np.mean([labeller.score(t) for t in texts]))
-        if cfg.retrain_every and step % cfg.retrain_every == 0 and step < cfg.num_updates:
-            pairs, rec["rm/new_pairs"] = _retrain(rm, policy, task, tok, labeller, pairs, cfg, rm_config, rng, gen)
-        if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.num_updates:
-            rec.update(_evaluate(policy, task, tok, proxy, eval_problems))
-        rec["time/seconds"] = time.perf_counter() - t0
-        hist.log(step, rec)
-    policy.eval()
-    return hist
+    proxy, hook, surface = _proxy_hook(rm, tok, task, labeller)
+    trainer = GRPOTrainer(task, tok, replace(cfg, progress=False), policy=policy, reward_fn=hook)
+    trainer.measure_kl_ref = True  # the KL to π_ref is the x-axis of over-optimisation, at β = 0 too
+    rng = np.random.default_rng([cfg.seed, 1])  # iterative RL's own streams: the GRPO run is unchanged until then
+    gen = torch.Generator(device=trainer.device).manual_seed(cfg.seed + 1)
+    pool = [pairs]
+
+    def retrain() -> int:
+        pool[0], n_new = _retrain(rm, policy, task, tok, labeller, pool[0], cfg, rm_config, rng, gen)
+        return n_new
+    return _measured_run(trainer, proxy, surface, eval_problems, cfg, retrain if cfg.retrain_every else None)
+
+
+def ppo_against_reward_model(policy, task, tok, rm: RewardModel, config: PPOLMConfig, eval_problems,
+                             labeller: FlawedLabeller | None = None) -> History:
+    """Train ``policy`` in place with PPO and a critic (:class:`~ppo_grpo_lab.llm.ppo.PPOLMTrainer`, ``reward_fn`` =
+    the reward model's scores, given at the last token); π_ref is a frozen copy of ``policy`` as it is now.
+
+    Returns a History with the metrics of the module docstring (``config.eval_every`` sets the evaluations).
+    Its ``stats/kl_ref`` is PPO's k1 estimate, the masked mean of ``log π_old − log π_ref`` over the sampled
+    tokens: like GRPO's k3 it estimates the per-token KL(π_θ ‖ π_ref) without bias, with more variance.
+    """
+    proxy, hook, surface = _proxy_hook(rm, tok, task, labeller)
+    trainer = PPOLMTrainer(task, tok, replace(config, progress=False), policy=policy, reward_fn=hook)
+    return _measured_run(trainer, proxy, surface, eval_problems, config)
 
 
 def beta_sweep(policy, task, tok, rm: RewardModel, betas, config: OveroptConfig, eval_problems,

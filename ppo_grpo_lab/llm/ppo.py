@@ -29,7 +29,8 @@ from ..gae import gae
 from ..surrogate import clipped_surrogate
 from ..value import value_loss
 from ..whitening import masked_whiten
-from .evaluation import prompts_tensor, score
+from .evaluation import prompts_tensor
+from .grpo_batch import score_answers
 from .memory import SavedTensorMeter
 from .model import GPTConfig, TinyGPT
 from .sampling import completion_log_probs, generate
@@ -162,8 +163,12 @@ class PPOLMTrainer(LMTrainer):
         config: a :class:`PPOLMConfig` (defaults if None).
         policy: the model to train in place; reference: the frozen π_ref (default: a copy of ``policy``);
         model_config: size of a fresh policy. The critic is :func:`make_critic` of the policy.
+        reward_fn: a reward hook ``(problems, texts, finished) -> (Tensor, [B])`` used as the task reward r(q, o)
+            instead of the checker (e.g. a learned reward model, :func:`~ppo_grpo_lab.llm.reward_model.reward_fn`);
+            the checker is still logged as ``reward/gold``. Not saved in checkpoints.
 
-    Metrics per step: ``reward/mean``, ``reward/accuracy``, ``stats/kl_ref`` (mean per-token
+    Metrics per step: ``reward/mean`` (the training reward), ``reward/accuracy``, ``reward/gold`` (the checker's
+    reward), ``stats/kl_ref`` (mean per-token
     ``log π_old − log π_ref``, the k1 estimate used in the reward), ``completion/length``,
     the loss stats of the last inner step (``loss/policy``, ``loss/value``, ``stats/clip_frac``...),
     ``time/seconds``; ``eval/accuracy`` every ``eval_every`` steps; ``memory/*`` and
@@ -173,9 +178,10 @@ class PPOLMTrainer(LMTrainer):
     kind, config_class = "ppo_lm", PPOLMConfig
 
     def __init__(self, task, tok, config: PPOLMConfig | None = None, policy: TinyGPT | None = None,
-                 reference: TinyGPT | None = None, model_config: GPTConfig | None = None, eval_problems=None):
+                 reference: TinyGPT | None = None, model_config: GPTConfig | None = None, eval_problems=None,
+                 reward_fn=None):
         super().__init__(task, tok, config if config is not None else PPOLMConfig(), eval_problems)
-        cfg = self.config
+        cfg, self.reward_fn = self.config, reward_fn
         if self.world_size > 1:
             raise ValueError(f"PPOLMTrainer: expected one process, got {self.world_size} (use GRPOTrainer under torchrun)")
         self.model, self.reference = policy_and_reference(policy, reference, model_config, tok.vocab_size, cfg.seed,
@@ -203,7 +209,7 @@ class PPOLMTrainer(LMTrainer):
         problems = task.sample(cfg.batch_size, self.rng, "train")
         prompts = prompts_tensor(tok, problems, dev)  # (B, P)
         completions, mask = generate(policy, prompts, task.max_answer_len, cfg.temperature, self.generator)  # (B, L)
-        rewards, correct = score(task, tok, problems, completions.cpu())
+        rewards, gold, correct = self._scores(problems, completions)  # (B,) each
         with torch.no_grad():
             old_lp = completion_log_probs(policy, prompts, completions)["log_probs"]
             ref_lp = completion_log_probs(self.reference, prompts, completions)["log_probs"]
@@ -226,13 +232,20 @@ class PPOLMTrainer(LMTrainer):
             self.optimizer.step()
             self.critic_optimizer.step()
         return {**stats, "reward/mean": rewards.mean(), "reward/accuracy": correct.float().mean(),
+                "reward/gold": gold.mean(),
                 "stats/kl_ref": masked_mean(old_lp - ref_lp, mask), "completion/length": mask.sum(1).float().mean()}
 
+    # ------------------------------------------------------------- the reward hook (a learned reward, chapter 14)
+    def _scores(self, problems, completions):
+        """``(rewards, gold, correct)`` [B]: the hook's reward (else the checker's), the checker's, correctness."""
+        return score_answers(self.task, self.tok, problems, completions.cpu(), self.reward_fn)
 
-def train_ppo_lm(policy, ref_model, task, tok, cfg: PPOLMConfig, eval_problems=None):
+
+def train_ppo_lm(policy, ref_model, task, tok, cfg: PPOLMConfig, eval_problems=None, reward_fn=None):
     """Train ``policy`` in place with PPO and a critic against the frozen ``ref_model``; returns the History.
 
     The one-call form of ``PPOLMTrainer(task, tok, cfg, policy, ref_model, eval_problems=...).train()``;
     the metrics are listed on :class:`PPOLMTrainer`.
     """
-    return PPOLMTrainer(task, tok, cfg, policy=policy, reference=ref_model, eval_problems=eval_problems).train()
+    return PPOLMTrainer(task, tok, cfg, policy=policy, reference=ref_model, eval_problems=eval_problems,
+                        reward_fn=reward_fn).train()
