@@ -7,6 +7,7 @@ PPOConfig          hyperparameters, documented and validated           config
 ActorCritic        π_θ and V_ψ as two MLPs, orthogonal init            agent
 collect_rollout    T steps of N envs into [T, N] tensors               rollout
 ppo_loss           −L^CLIP + c1 L^VF − c2 H (pure)                     loss
+ppo_update         one update in one process, the readable reference   update
 PPOTrainer         the loop; save/load checkpoints; NaN guard          trainer
 (torchrun)         several processes share the envs, sum gradients     ..distributed
 =================  ==================================================  ============
@@ -16,7 +17,8 @@ from .config import PPOConfig
 from .loss import explained_variance, normalize_advantages, ppo_loss
 from .rollout import EpisodeTracker, Rollout, VecEnvAdapter, collect_rollout, compute_advantages, make_vec_env
 from .trainer import PPOTrainer, train_ppo
+from .update import ppo_update
 
 __all__ = ["ActorCritic", "check_spaces", "PPOConfig", "explained_variance", "normalize_advantages", "ppo_loss",
            "EpisodeTracker", "Rollout", "VecEnvAdapter", "collect_rollout", "compute_advantages", "make_vec_env", "PPOTrainer",
-           "train_ppo"]
+           "train_ppo", "ppo_update"]
