@@ -6,6 +6,9 @@ One SFT warm-up per seed (chapter 12/13 settings), then from it, each variant tr
 - ``process``: GRPO with code-checked steps (:func:`process_advantage_fn`, DeepSeekMath §4.1.3);
 - ``prm``: GRPO whose step rewards are a learned PRM's probabilities (:func:`prm_advantage_fn`); the PRM is
   trained once, before RL, on the code checker's labels of the SFT policy's own samples;
+- ``prm_cf``: the same PRM marks the working, the checker grades the final answer (``check_final=True``);
+- ``prm_iter`` (``prm_iter_cf``): iterative RL, the PRM retrained every ``prm_every`` updates on the policy's
+  new answers plus 10% of the old pool (DeepSeekMath §4.1.4);
 - ``ppo_steps``: PPO with a critic, GAE over per-token rewards at step ends (:func:`process_token_reward_fn`);
 - ``ppo_outcome``: the same PPO with the outcome reward on the last token (for reference).
 
@@ -51,7 +54,8 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--seeds", type=int, nargs="+", default=[0])
 ap.add_argument("--updates", type=int, default=60)
 ap.add_argument("--round", type=int, default=10)
-ap.add_argument("--variants", nargs="*", default=["outcome", "process", "prm", "ppo_steps", "ppo_outcome"])
+ap.add_argument("--variants", nargs="*", default=["outcome", "process", "prm", "prm_cf", "prm_iter", "ppo_steps",
+                                                  "ppo_outcome"])
 ap.add_argument("--sft", type=int, default=1000)
 ap.add_argument("--lr", type=float, default=2e-4)
 ap.add_argument("--beta", type=float, default=0.02)
@@ -62,7 +66,7 @@ ap.add_argument("--prm_questions", type=int, default=256)
 ap.add_argument("--prm_samples", type=int, default=8)
 ap.add_argument("--prm_updates", type=int, default=300)
 ap.add_argument("--prm_hard", action="store_true")
-ap.add_argument("--check_final", action="store_true", help="prm: the checker grades the final answer")
+ap.add_argument("--check_final", action="store_true", help="every prm variant: the checker grades the final answer")
 ap.add_argument("--prm_temp", type=float, default=1.0)
 ap.add_argument("--prm_beta", type=float, default=None)
 ap.add_argument("--tag", default="")
@@ -158,7 +162,8 @@ def make_trainer(name, ref, seed):
         hook = process_advantage_fn(task, tok, group_size=cfg.group_size)
     elif name.startswith("prm"):
         prm, info, pre = train_prm(ref, seed)
-        hook = prm_advantage_fn(prm, task, tok, group_size=cfg.group_size, hard=a.prm_hard, check_final=a.check_final)
+        hook = prm_advantage_fn(prm, task, tok, group_size=cfg.group_size, hard=a.prm_hard,
+                                check_final=a.check_final or "_cf" in name)
         if a.prm_beta is not None:
             cfg = GRPOConfig(**{**GRPO, "beta": a.prm_beta}, seed=seed)
     tr = GRPOTrainer(task, tok, cfg, copy.deepcopy(ref), ref, advantage_fn=hook)
@@ -175,11 +180,11 @@ for seed in a.seeds:
         tr, prm_info, pre = make_trainer(name, ref, seed)
         cpu, wall = time.process_time() - c0, time.perf_counter() - t0  # the PRM's cost counts
         curve = [{"update": 0, "samples": pre, "cpu": round(cpu, 1), **start}]
-        chunk = a.prm_every if name == "prm_iter" else a.round
+        chunk = a.prm_every if name.startswith("prm_iter") else a.round
         while tr.step < tr.config.num_updates:
             c0, t0 = time.process_time(), time.perf_counter()
             tr.train(num_updates=chunk)
-            if name == "prm_iter" and tr.step < tr.config.num_updates:
+            if name.startswith("prm_iter") and tr.step < tr.config.num_updates:
                 pre += retrain_prm(tr.prm, tr.model, seed, tr.step)
             cpu, wall = cpu + time.process_time() - c0, wall + time.perf_counter() - t0
             if tr.step % a.round == 0 or tr.step == tr.config.num_updates:
