@@ -46,6 +46,9 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "n_step_advantages": ("ppo_grpo_lab.nstep._n_step_advantages", "ppo_grpo_lab.nstep.n_step_advantages_loop"),
     "aggregate_grpo": ("ppo_grpo_lab.aggregation._aggregate_grpo",),
 }
+ANSWERS["process_advantages"] = ("ppo_grpo_lab.process.process_advantages", "ppo_grpo_lab.process.normalize_step_rewards",
+                                 "ppo_grpo_lab.process.step_rewards_to_tokens",
+                                 "ppo_grpo_lab.process.process_advantages_loop")
 DISPLAY_CALLS = {"getsource", "getsourcelines", "getmodule", "getfile"}
 VALIDATION = re.compile(r"^(\w+\s*(,\s*\w+)*\s*=\s*)?(_?check\w*|as_tensor|_validate|_checked)\(")
 MIN_LEN = 16

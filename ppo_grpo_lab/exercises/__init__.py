@@ -26,6 +26,7 @@ q_from_v               8        (P[S, A, S], R[S, A], V[S], gamma) -> [S, A]
 value_loss             9        (values, targets, old_values, clip_eps) -> 0-d loss
 n_step_advantages      10       (rewards, values, next_values, terminated, truncated, gamma, n) -> [T, N]
 aggregate_grpo         11       (per_token[B, L], mask[B, L]) -> 0-d
+process_advantages     15       (step_rewards[B, G, S], step_mask, step_ends, length, eps=1e-4) -> [B·G, L]
 =====================  =======  ================================================================
 
 The reference solutions live in :mod:`ppo_grpo_lab.exercises.references` (spoilers). A
@@ -39,11 +40,13 @@ NAMES: tuple[str, ...] = (
     "discounted_returns", "td_residuals", "gae", "q_from_v", "value_loss", "n_step_advantages",
     "aggregate_grpo",
 )
+NAMES += ("process_advantages",)
 
 CHAPTERS: dict[str, int] = {
     "reinforce_loss": 1, "baseline_advantage": 2, "clipped_surrogate": 3, "kl_k3": 4,
     "group_advantages": 5, "discounted_returns": 6, "td_residuals": 7, "gae": 7, "q_from_v": 8,
     "value_loss": 9, "n_step_advantages": 10, "aggregate_grpo": 11,
 }
+CHAPTERS["process_advantages"] = 15
 
 __all__ = ["NAMES", "CHAPTERS"]
