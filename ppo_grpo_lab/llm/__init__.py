@@ -21,6 +21,8 @@ RewardModel           TinyGPT trunk + scalar head, Bradley–Terry loss  reward_
 FlawedLabeller        preference pairs judged with a known flaw        preferences
 step_rewards          per-step checks of a worked answer (0/1)         step_reward
 process_advantage_fn  GRPO with process supervision (advantage hook)   process_hooks
+process_token_rewards step rewards on end tokens (PPO + GAE hook)      process_hooks
+ProcessRewardModel    a learned per-step marker (BCE at step ends)     process_reward_model
 to_hf, from_hf        TinyGPT ↔ transformers GPT2LMHeadModel           hf
 ====================  ===============================================  ==============
 
@@ -57,7 +59,14 @@ from .preferences import (
                            make_pairs,
                            sample_answers,
 )
-from .process_hooks import process_advantage_fn
+from .process_hooks import process_advantage_fn, process_token_reward_fn, process_token_rewards
+from .process_reward_model import (
+                           ProcessRewardModel,
+                           ProcessRewardModelConfig,
+                           prm_advantage_fn,
+                           step_accuracy,
+                           train_process_reward_model,
+)
 from .reward_model import (
                            RewardModel,
                            RewardModelConfig,
@@ -93,4 +102,6 @@ __all__ = [
     "SURFACES", "FlawedLabeller", "PreferencePairs", "demo_answers", "encode_answers", "make_pairs", "sample_answers",
     "StepTask", "step_rewards", "step_rewards_from_completions", "answer_stats", "answers", "pass_at_k",
     "ScratchpadAddition", "ScratchpadCountdown", "final_answer", "is_worked", "process_advantage_fn",
+    "process_token_rewards", "process_token_reward_fn", "ProcessRewardModel", "ProcessRewardModelConfig",
+    "prm_advantage_fn", "step_accuracy", "train_process_reward_model",
 ]

@@ -8,6 +8,15 @@ into the reward, and the task reward arrives at the last token:
     \\tilde r_t = -\\beta\\big(\\log\\pi_\\text{old}(o_t\\mid s_t) - \\log\\pi_\\text{ref}(o_t\\mid s_t)\\big)
                  + \\mathbb 1[t = |o|]\\, r(q, o)
 
+With ``token_reward_fn`` (process supervision) the task reward is spread over the answer instead,
+e.g. each code-checked step's reward on the step's last token
+(:func:`~ppo_grpo_lab.llm.process_hooks.process_token_rewards`); the KL term stays on every token:
+
+.. math::
+
+    \\tilde r_t = -\\beta\\big(\\log\\pi_\\text{old}(o_t\\mid s_t) - \\log\\pi_\\text{ref}(o_t\\mid s_t)\\big)
+                 + \\sum_{j:\\ index(j) = t} r^{(j)}
+
 A critic ``V_ψ(s_t)`` (a second transformer initialised from the SFT model, with a value
 head) gives per-token GAE advantages with the package's :func:`~ppo_grpo_lab.gae.gae`:
 rows ``[B, L]`` are transposed to time-major ``[L, B]``, the last real token is
@@ -101,20 +110,24 @@ class PPOLMConfig(TrainerConfig):
 
 
 def token_rewards(rewards, old_log_probs, ref_log_probs, mask, beta: float):
-    """Per-token rewards ``r̃`` [B, L]: KL penalty on every real token, task reward on the last one.
+    """Per-token rewards ``r̃`` [B, L]: KL penalty on every real token, plus the task reward.
 
     Args:
-        rewards: (Tensor, [B]) task rewards r(q, o).
+        rewards: (Tensor, [B]) task rewards r(q, o), added on the last real token; or (Tensor, [B, L])
+            per-token task rewards (e.g. step rewards on the steps' end tokens), added where the mask is True.
         old_log_probs, ref_log_probs: (Tensor, [B, L]).
         mask: (bool Tensor, [B, L]) real tokens; every row needs at least one.
         beta: β >= 0.
     """
-    if mask.ndim != 2 or rewards.shape != mask.shape[:1]:
-        raise ValueError(f"rewards, mask: expected [B] and [B, L], got {tuple(rewards.shape)} and {tuple(mask.shape)}")
+    if mask.ndim != 2 or rewards.shape not in (mask.shape[:1], mask.shape):
+        raise ValueError(f"rewards, mask: expected [B] or [B, L], and [B, L], got {tuple(rewards.shape)} and "
+                         f"{tuple(mask.shape)}")
     lengths = mask.sum(1)
     if bool((lengths == 0).any()):
         raise ValueError("mask: expected at least one real token per row, got an empty row")
     r = -beta * (old_log_probs - ref_log_probs) * mask  # (B, L)
+    if rewards.ndim == 2:
+        return r + rewards.to(r.dtype) * mask
     r = r.clone()
     r[torch.arange(len(rewards), device=r.device), lengths - 1] += rewards.to(r.dtype)
     return r
@@ -162,20 +175,26 @@ class PPOLMTrainer(LMTrainer):
         config: a :class:`PPOLMConfig` (defaults if None).
         policy: the model to train in place; reference: the frozen π_ref (default: a copy of ``policy``);
         model_config: size of a fresh policy. The critic is :func:`make_critic` of the policy.
+        token_reward_fn: ``(problems, completions, mask) -> (Tensor, [B, L])`` per-token task rewards replacing
+            the outcome reward on the last token (e.g. a closure over
+            :func:`~ppo_grpo_lab.llm.process_hooks.process_token_rewards`); None: the outcome reward.
+            Not saved in checkpoints.
 
     Metrics per step: ``reward/mean``, ``reward/accuracy``, ``stats/kl_ref`` (mean per-token
     ``log π_old − log π_ref``, the k1 estimate used in the reward), ``completion/length``,
     the loss stats of the last inner step (``loss/policy``, ``loss/value``, ``stats/clip_frac``...),
-    ``time/seconds``; ``eval/accuracy`` every ``eval_every`` steps; ``memory/*`` and
+    ``time/seconds``; with ``token_reward_fn``, ``reward/token_sum`` (mean over answers of the summed
+    per-token task rewards); ``eval/accuracy`` every ``eval_every`` steps; ``memory/*`` and
     ``model/params`` (policy + critic + reference) at the end.
     """
 
     kind, config_class = "ppo_lm", PPOLMConfig
 
     def __init__(self, task, tok, config: PPOLMConfig | None = None, policy: TinyGPT | None = None,
-                 reference: TinyGPT | None = None, model_config: GPTConfig | None = None, eval_problems=None):
+                 reference: TinyGPT | None = None, model_config: GPTConfig | None = None, eval_problems=None,
+                 token_reward_fn=None):
         super().__init__(task, tok, config if config is not None else PPOLMConfig(), eval_problems)
-        cfg = self.config
+        cfg, self.token_reward_fn = self.config, token_reward_fn
         if self.world_size > 1:
             raise ValueError(f"PPOLMTrainer: expected one process, got {self.world_size} (use GRPOTrainer under torchrun)")
         self.model, self.reference = policy_and_reference(policy, reference, model_config, tok.vocab_size, cfg.seed,
@@ -204,11 +223,16 @@ class PPOLMTrainer(LMTrainer):
         prompts = prompts_tensor(tok, problems, dev)  # (B, P)
         completions, mask = generate(policy, prompts, task.max_answer_len, cfg.temperature, self.generator)  # (B, L)
         rewards, correct = score(task, tok, problems, completions.cpu())
+        extra = {}
+        task_r = rewards.to(dev)  # (B,) on the last token, or (B, L) from the hook
+        if self.token_reward_fn is not None:
+            task_r = self.token_reward_fn(problems, completions, mask).to(dev)
+            extra["reward/token_sum"] = (task_r * mask).sum(1).mean()
         with torch.no_grad():
             old_lp = completion_log_probs(policy, prompts, completions)["log_probs"]
             ref_lp = completion_log_probs(self.reference, prompts, completions)["log_probs"]
             old_v = completion_log_probs(critic, prompts, completions, with_values=True)["values"]
-            r_tok = token_rewards(rewards.to(dev), old_lp, ref_lp, mask, cfg.beta)
+            r_tok = token_rewards(task_r, old_lp, ref_lp, mask, cfg.beta)
             adv, ret = token_gae(r_tok, old_v, mask, cfg.gamma, cfg.gae_lambda)
             if cfg.norm_adv:  # mean and unbiased std over the real tokens; padding stays 0
                 adv = masked_whiten(adv, mask)
@@ -226,13 +250,15 @@ class PPOLMTrainer(LMTrainer):
             self.optimizer.step()
             self.critic_optimizer.step()
         return {**stats, "reward/mean": rewards.mean(), "reward/accuracy": correct.float().mean(),
-                "stats/kl_ref": masked_mean(old_lp - ref_lp, mask), "completion/length": mask.sum(1).float().mean()}
+                "stats/kl_ref": masked_mean(old_lp - ref_lp, mask), "completion/length": mask.sum(1).float().mean(),
+                **extra}
 
 
-def train_ppo_lm(policy, ref_model, task, tok, cfg: PPOLMConfig, eval_problems=None):
+def train_ppo_lm(policy, ref_model, task, tok, cfg: PPOLMConfig, eval_problems=None, token_reward_fn=None):
     """Train ``policy`` in place with PPO and a critic against the frozen ``ref_model``; returns the History.
 
-    The one-call form of ``PPOLMTrainer(task, tok, cfg, policy, ref_model, eval_problems=...).train()``;
-    the metrics are listed on :class:`PPOLMTrainer`.
+    The one-call form of ``PPOLMTrainer(task, tok, cfg, policy, ref_model, eval_problems=...,
+    token_reward_fn=...).train()``; the metrics are listed on :class:`PPOLMTrainer`.
     """
-    return PPOLMTrainer(task, tok, cfg, policy=policy, reference=ref_model, eval_problems=eval_problems).train()
+    return PPOLMTrainer(task, tok, cfg, policy=policy, reference=ref_model, eval_problems=eval_problems,
+                        token_reward_fn=token_reward_fn).train()
