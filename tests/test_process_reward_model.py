@@ -120,6 +120,10 @@ def test_prm_advantage_fn_uses_steps_of_the_task_and_prm_probabilities():
         table2[i, len(t)] = logit if TASK.is_correct(P347, t) else -logit  # the last step ends at EOS
     hard2 = prm_advantage_fn(_FixedPRM(table2), TASK, TOK, group_size=4, hard=True)([P347] * 4, comps, mask, None)
     torch.testing.assert_close(hard2, code)
+    final = prm_advantage_fn(prm, TASK, TOK, group_size=4, check_final=True)([P347] * 4, comps, mask, None)
+    r_final = r.clone()
+    r_final[0, 0, 3], r_final[0, 1, 3], r_final[0, 2, 0], r_final[0, 3, 0] = 1.0, 0.0, 1.0, 0.0  # the checker's verdicts
+    torch.testing.assert_close(final, process_advantages(r_final, m, e, L, mask))
     with pytest.raises(ValueError, match="B·G rows"):
         prm_advantage_fn(prm, TASK, TOK, group_size=3)([P347] * 4, comps, mask, None)
     with pytest.raises(ValueError, match="step protocol"):
@@ -148,6 +152,7 @@ def test_prm_learns_to_mark_lines_better_than_a_constant():
         eval_problems=eval_p, eval_completions=eval_c)
     after = step_accuracy(prm, task, TOK, eval_p, eval_c)
     assert before["step_accuracy"] <= after["majority"] + 1e-9  # untrained: p = ½ everywhere, all "wrong"
+    assert before["wrong_caught"] == 1.0 and before["step_accuracy"] == pytest.approx(1 - before["positive_rate"])
     assert after["step_accuracy"] >= after["majority"] + 0.08, (after, hist.last("loss/bce"))
     assert hist.last("eval/step_accuracy") == pytest.approx(after["step_accuracy"])
     assert hist.series("loss/bce")[1][-20:].mean() < hist.series("loss/bce")[1][:20].mean()

@@ -220,7 +220,8 @@ def step_accuracy(prm: ProcessRewardModel, task, tok, problems, completions: Ten
         ``step_accuracy`` over all real steps; ``working_accuracy`` over the steps before the last
         (NaN if none); ``final_accuracy`` over the last steps (the final answers); ``majority``: the
         accuracy of the best constant guess on these same steps (a trivial baseline that has peeked
-        at the answers' label balance); ``positive_rate``: share of steps that are right; ``n_steps``.
+        at the answers' label balance); ``positive_rate``: share of steps that are right; ``wrong_caught``:
+        share of the wrong steps that the PRM marks wrong (NaN if none: its blind spots show here); ``n_steps``.
     """
     _, labels, mask, ends = _labelled(task, tok, problems, completions)
     p = step_probabilities(prm, tok, problems, completions, ends)  # (N, S)
@@ -232,17 +233,22 @@ def step_accuracy(prm: ProcessRewardModel, task, tok, problems, completions: Ten
     return {"step_accuracy": float(hit.sum() / n),
             "working_accuracy": float(hit[working].float().mean()) if bool(working.any()) else float("nan"),
             "final_accuracy": float(hit[last].float().mean()),
-            "majority": float(max(pos, n - pos) / n), "positive_rate": float(pos / n), "n_steps": int(n)}
+            "majority": float(max(pos, n - pos) / n), "positive_rate": float(pos / n),
+            "wrong_caught": float(hit[mask & (labels < 0.5)].float().mean()) if bool(pos < n) else float("nan"),
+            "n_steps": int(n)}
 
 
-def prm_advantage_fn(prm: ProcessRewardModel, task, tok, group_size: int, hard: bool = False, scale: str = "group",
-                     eps: float = 1e-4) -> Callable:
+def prm_advantage_fn(prm: ProcessRewardModel, task, tok, group_size: int, hard: bool = False,
+                     check_final: bool = False, scale: str = "group", eps: float = 1e-4) -> Callable:
     """An ``advantage_fn`` for :class:`~ppo_grpo_lab.llm.grpo.GRPOTrainer` whose step rewards come from ``prm``.
 
     The same interface as :func:`~ppo_grpo_lab.llm.process_hooks.process_advantage_fn`: step boundaries from
     ``task.steps()``, step rewards ``p_ij`` (``hard=True``: ``1[p_ij > ½]``), then
-    :func:`~ppo_grpo_lab.process.process_advantages`. The PRM is not trained here (freeze it or retrain it
-    between calls). An answer without EOS is scored by the PRM like any other (no rule decides for it).
+    :func:`~ppo_grpo_lab.process.process_advantages`. With ``check_final=True`` the last step (the final
+    answer, ending at EOS) gets the task's checked reward instead (1 right, 0 wrong or unfinished): the PRM
+    marks only the working, as when the answer can be verified but the lines cannot. The PRM is not trained
+    here (freeze it or retrain it between calls). Without ``check_final`` an answer without EOS is scored by
+    the PRM like any other (no rule decides for it).
 
     Returns:
         ``fn(problems, completions, mask, rewards) -> (Tensor, [N, L])`` with N = B·G rows.
@@ -252,15 +258,19 @@ def prm_advantage_fn(prm: ProcessRewardModel, task, tok, group_size: int, hard: 
                          f"got {type(task).__name__}")
     check_int("group_size", group_size, 2)
     check_bool("hard", hard)
+    check_bool("check_final", check_final)
 
     def fn(problems, completions: Tensor, mask: Tensor, rewards: Tensor | None = None) -> Tensor:
         N, L = completions.shape
         if N % group_size or len(problems) != N:
             raise ValueError(f"completions: expected B·G rows with G = {group_size} and one problem per row, "
                              f"got {N} rows and {len(problems)} problems")
-        _, m, e = step_rewards_from_completions(task, tok, problems, completions.cpu())  # (N, S): boundaries only
+        code, m, e = step_rewards_from_completions(task, tok, problems, completions.cpu())  # (N, S): boundaries
         r = step_probabilities(prm, tok, problems, completions, e)  # (N, S)
         r = (r > 0.5).float() if hard else r
+        if check_final:
+            last = (torch.arange(N), m.sum(1) - 1)  # every row has at least one step
+            r[last] = code[last]
         B = N // group_size
         adv = process_advantages(r.view(B, group_size, -1), m.view(B, group_size, -1), e.view(B, group_size, -1),
                                  L, mask.cpu(), scale, eps)  # (N, L)
