@@ -283,6 +283,60 @@ ALTERNATIVES = {
 ALTERNATIVES.update(ALTERNATIVES_CAPSTONES)
 
 
+# --- process_advantages (chapter 15): wrong answers and an independent loop ----------------------
+def _process_custom(r, m, e, L, eps=1e-4, stats="question", unbiased=True, own=True, later=True, guard=True):
+    """Process advantages by loops, with one switch per plausible bug (the defaults give the right answer).
+
+    stats: "question" (all real steps of the G answers), "answer" (each answer's own steps), "slots" (every
+    one of the G·S slots, padding included). own: a token's own step counts. later: steps ending at or
+    after t (False: before or at t). guard: flat questions give 0."""
+    B, G, S = r.shape
+    out = torch.zeros(B * G, L, dtype=torch.float64)
+    for b in range(B):
+        for g in range(G):
+            if stats == "answer":
+                pool = r[b, g][m[b, g]]
+            else:
+                pool = r[b][m[b]] if stats == "question" else r[b].flatten()
+            flat = pool.numel() < 2 or bool(pool.max() == pool.min())
+            if flat and guard:
+                continue
+            mean, std = pool.mean(), pool.std(unbiased=unbiased)
+            for j in range(S):
+                if not m[b, g, j]:
+                    continue
+                end = int(e[b, g, j])
+                tokens = (range(end + 1) if own else range(end)) if later else range(end, L)
+                for t in tokens:
+                    out[b * G + g, t] += (r[b, g, j] - mean) / (std + eps)
+    return out
+
+
+def _process_outcome_only(r, m, e, L, eps=1e-4):
+    """Outcome supervision: each answer's last real step alone, normalised over the question's answers."""
+    last = torch.where(m, r, torch.zeros_like(r))
+    k = m.sum(-1)
+    final = last.gather(-1, (k - 1).clamp(min=0).unsqueeze(-1))  # (B, G, 1)
+    keep = (k > 0).unsqueeze(-1)
+    ends = e.gather(-1, (k - 1).clamp(min=0).unsqueeze(-1))
+    return R.process_advantages(final, keep, ends, L, eps)
+
+
+WRONG["process_advantages"] = {
+    "normalised per answer, not per question": lambda r, m, e, L, eps=1e-4: _process_custom(r, m, e, L, eps, stats="answer"),
+    "padding slots in the mean and std": lambda r, m, e, L, eps=1e-4: _process_custom(r, m, e, L, eps, stats="slots"),
+    "padding as zero rewards in the statistics": lambda r, m, e, L, eps=1e-4: _process_custom(
+        torch.where(m, r, torch.zeros_like(r)), m, e, L, eps, stats="slots"),
+    "population std (unbiased=False)": lambda r, m, e, L, eps=1e-4: _process_custom(r, m, e, L, eps, unbiased=False),
+    "own step excluded (only steps ending after t)": lambda r, m, e, L, eps=1e-4: _process_custom(r, m, e, L, eps, own=False),
+    "earlier steps summed instead of later ones": lambda r, m, e, L, eps=1e-4: _process_custom(r, m, e, L, eps, later=False),
+    "no guard for flat questions": lambda r, m, e, L, eps=1e-4: _process_custom(r, m, e, L, eps, guard=False),
+    "outcome supervision (last step only)": _process_outcome_only,
+    "hard-coded visible answer": _hardcoded("process_advantages"),
+}
+ALTERNATIVES["process_advantages"] = _process_custom
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_independent_correct_answer_passes(name):
     for seed in SEEDS:

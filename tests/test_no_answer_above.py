@@ -52,6 +52,9 @@ ANSWERS: dict[str, tuple[str, ...]] = {
 # the pieces' recipe, which the capstone asks the student to rewrite without calling them (a property check).
 ANSWERS.update({"ppo_update": ("ppo_grpo_lab.bandit.trainer._policy_step",),
                 "grpo_step": ("ppo_grpo_lab.exercises.references.grpo_step",)})
+ANSWERS["process_advantages"] = ("ppo_grpo_lab.process.process_advantages", "ppo_grpo_lab.process.normalize_step_rewards",
+                                 "ppo_grpo_lab.process.step_rewards_to_tokens",
+                                 "ppo_grpo_lab.process.process_advantages_loop")
 DISPLAY_CALLS = {"getsource", "getsourcelines", "getmodule", "getfile"}
 VALIDATION = re.compile(r"^(\w+\s*(,\s*\w+)*\s*=\s*)?(_?check\w*|as_tensor|_validate|_checked)\(")
 MIN_LEN = 16

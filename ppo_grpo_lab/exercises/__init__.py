@@ -29,6 +29,7 @@ aggregate_grpo         11       (per_token[B, L], mask[B, L]) -> 0-d
 bradley_terry_loss     14       (r_chosen[N], r_rejected[N]) -> 0-d loss
 ppo_update             3        (policy, optimizer, obs, actions, old_log_probs, advantages, ...) -> None
 grpo_step              11       (policy, reference, optimizer, prompts, completions, mask, ...) -> None
+process_advantages     15       (step_rewards[B, G, S], step_mask, step_ends, length, eps=1e-4) -> [B·G, L]
 =====================  =======  ================================================================
 
 The reference solutions live in :mod:`ppo_grpo_lab.exercises.references` (spoilers). A
@@ -43,6 +44,7 @@ NAMES: tuple[str, ...] = (
     "aggregate_grpo", "bradley_terry_loss",
 )
 NAMES += ("ppo_update", "grpo_step")  # the capstones: a whole update, graded by the parameters it leaves
+NAMES += ("process_advantages",)
 
 CHAPTERS: dict[str, int] = {
     "reinforce_loss": 1, "baseline_advantage": 2, "clipped_surrogate": 3, "kl_k3": 4,
@@ -51,5 +53,6 @@ CHAPTERS: dict[str, int] = {
     "bradley_terry_loss": 14,
 }
 CHAPTERS.update({"ppo_update": 3, "grpo_step": 11})
+CHAPTERS["process_advantages"] = 15
 
 __all__ = ["NAMES", "CHAPTERS"]

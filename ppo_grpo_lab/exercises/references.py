@@ -132,3 +132,16 @@ def bradley_terry_loss(r_chosen, r_rejected):
 
 
 REFERENCES = {name: globals()[name] for name in __all__ if name != "REFERENCES"}
+
+
+# ch15 (appended) ------------------------------------------------------------------------------
+from ..process import process_advantages as _process_advantages  # noqa: E402
+
+
+def process_advantages(step_rewards, step_mask, step_ends, length, eps=1e-4):
+    """Process-supervised advantages (:func:`ppo_grpo_lab.process.process_advantages`, ``scale="group"``)."""
+    return _process_advantages(step_rewards, step_mask, step_ends, length, scale="group", eps=eps)
+
+
+__all__.append("process_advantages")
+REFERENCES["process_advantages"] = process_advantages

@@ -93,3 +93,19 @@ def token_mask(gen: torch.Generator, B: int, L: int) -> Tensor:
     empty = ~mask.any(dim=1)
     mask[empty, 0] = True
     return mask
+
+
+def worked_steps(gen: torch.Generator, B: int, G: int, S: int, L: int, p_empty: float = 0.1) -> dict:
+    """Ragged steps of B·G worked answers: ``step_mask`` [B, G, S] (the first k slots real, k in 0..S;
+    an answer has no step with probability ``p_empty``), ``step_ends`` [B, G, S] strictly increasing
+    token indices in [0, L) at real slots and garbage in [0, L) at padding. Needs S <= L.
+    """
+    k = torch.randint(1, S + 1, (B, G), generator=gen)
+    k = torch.where(flags(gen, (B, G), p_empty), torch.zeros_like(k), k)
+    mask = torch.arange(S) < k.unsqueeze(-1)  # (B, G, S)
+    ends = torch.randint(0, L, (B, G, S), generator=gen)  # garbage, kept at padding
+    for b in range(B):
+        for g in range(G):
+            n = int(k[b, g])
+            ends[b, g, :n] = torch.randperm(L, generator=gen)[:n].sort().values
+    return {"step_mask": mask, "step_ends": ends, "k": k}

@@ -1,4 +1,4 @@
-"""The twelve exercises: visible examples (the chapters' worked examples), hidden cases, properties.
+"""The formula exercises: visible examples (the chapters' worked examples), hidden cases, properties.
 
 Hidden cases cover what a hard-coded answer or a half-right formula gets wrong: random
 shapes (including T = 1, N = 1, G = 2), every done pattern (none, terminations,
@@ -291,8 +291,11 @@ EXERCISES: dict[str, Exercise] = {
     for name, ch, sig, vis, hid, props in _SPECS
 }
 
-# capstones (grade/capstones.py): a whole update, graded by the policy's parameters after it; 5 points each
-from .capstones import CAPSTONES  # noqa: E402  (appended: the registry above stays one table)
+# appended, so the registry above stays one table: the capstones (grade/capstones.py: a whole update, graded by
+# the policy's parameters after it, 5 points each) and chapter 15's process advantage (grade/spec_process.py)
+from .capstones import CAPSTONES  # noqa: E402
+from .spec_process import PROCESS  # noqa: E402
 
-POINTS.update({name: int(ex.points) for name, ex in CAPSTONES.items()})
-EXERCISES.update(CAPSTONES)
+for _extra in (CAPSTONES, PROCESS):
+    POINTS.update({name: int(ex.points) for name, ex in _extra.items()})
+    EXERCISES.update(_extra)
