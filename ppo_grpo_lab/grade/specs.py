@@ -281,8 +281,7 @@ _SPECS = [
 # (a min, a guard, a clip), 3 for a backward recursion with episode ends. `--points` overrides.
 POINTS = {"reinforce_loss": 1, "baseline_advantage": 1, "clipped_surrogate": 2, "kl_k3": 1, "group_advantages": 2,
           "discounted_returns": 3, "td_residuals": 1, "gae": 3, "q_from_v": 1, "value_loss": 2,
-          "n_step_advantages": 3, "aggregate_grpo": 1,
-          "bradley_terry_loss": 2}
+          "n_step_advantages": 3, "aggregate_grpo": 1, "bradley_terry_loss": 2}
 
 # the references are looked up when a case runs (instructor's first, then packaged): see references.py
 EXERCISES: dict[str, Exercise] = {
