@@ -318,3 +318,12 @@ def test_config_links_code_to_its_source():
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     ext = cfg["sphinx"]["extra_extensions"]
     assert "sphinx.ext.viewcode" in ext and "sphinx_codeautolink" in ext
+
+
+def test_ci_builds_the_book_at_full_budget():
+    """The site shows full-budget numbers, so CI must build (and assert) at full budget."""
+    lines = [ln.split("#")[0].strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert "export PPO_GRPO_LAB_QUICK=1" not in lines, "quick mode must not leak into the book build"
+    build = [ln for ln in lines if "tools/build_book.sh" in ln]
+    assert build and all("env -u PPO_GRPO_LAB_QUICK" in ln for ln in build), build
+    assert any("tools/test.sh" in ln for ln in lines)
