@@ -4,8 +4,10 @@ The book promises that every number a chapter claims is checked in CI. This tool
 cells of each chapter notebook, finds numbers (integers, decimals, percentages, "17-fold"), and sorts
 each into one of:
 
-- ``asserted``: the value appears as a literal in a code cell that contains an ``assert``
-  (a percentage ``5%`` matches ``5`` or ``0.05``; ``1,024`` matches ``1024``);
+- ``asserted``: the value appears as a literal of an ``assert`` statement, or lies between two
+  literals of one ``assert`` that bound it tightly (``assert 0.80 < acc < 0.95`` covers "0.879":
+  the interval is at most half the value wide); a percentage ``5%`` matches ``5`` or ``0.05``,
+  ``1,024`` matches ``1024``. The same value stated in a literal of the assert cell also counts;
 - ``setting``: the value appears as a literal in another code cell (a hyper-parameter or an input
   the reader can see being set, not a measured claim);
 - ``allowed``: listed for that chapter in ``tests/number_allowlist.yml`` with a reason;
@@ -20,6 +22,7 @@ Usage: ``python tools/number_claims.py [book/NN_x.ipynb ...]`` prints the uncove
 """
 from __future__ import annotations
 
+import ast
 import io
 import json
 import re
@@ -88,14 +91,35 @@ def literals(code: str) -> set[float]:
     return out
 
 
+def assert_bounds(code: str) -> list[tuple[float, float]]:
+    """``(lo, hi)`` for every pair of numeric literals of one ``assert`` statement (magics ignored)."""
+    lines = [ln for ln in code.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert):
+            nums = sorted({float(n.value) for n in ast.walk(node) if isinstance(n, ast.Constant)
+                           and isinstance(n.value, (int, float)) and not isinstance(n.value, bool)})
+            out += [(a, b) for i, a in enumerate(nums) for b in nums[i + 1:]]
+    return out
+
+
+def _bounded(v: set[float], bounds: list[tuple[float, float]]) -> bool:
+    return any(lo <= x <= hi and hi - lo <= 0.5 * abs(x) for x in v for lo, hi in bounds)
+
+
 def chapter_report(path: Path, allowed: dict | None = None) -> dict[str, list[str]]:
     """Sort every prose number of a chapter notebook into asserted / setting / allowed / uncovered."""
     nb = json.loads(path.read_text(encoding="utf-8"))
-    asserted, setting = set(), set()
+    asserted, setting, bounds = set(), set(), []
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             src = "".join(cell["source"])
             (asserted if re.search(r"^\s*assert\b", src, re.M) else setting).update(literals(src))
+            bounds += assert_bounds(src)
     allowed_values = set()
     for entry in (allowed or {}).get(path.stem, []):
         allowed_values |= values(str(entry["number"]))
@@ -105,7 +129,7 @@ def chapter_report(path: Path, allowed: dict | None = None) -> dict[str, list[st
             continue
         for num in numbers_in("".join(cell["source"])):
             v = values(num)
-            kind = ("asserted" if v & asserted else "setting" if v & setting else
+            kind = ("asserted" if v & asserted or _bounded(v, bounds) else "setting" if v & setting else
                     "allowed" if v & allowed_values else "uncovered")
             report[kind].append(num)
     return report
@@ -118,8 +142,23 @@ def load_allowlist(path: Path = ROOT / "tests" / "number_allowlist.yml") -> dict
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {} if path.exists() else {}
 
 
+def contexts(path: Path, number: str, width: int = 70) -> list[str]:
+    """Where ``number`` stands in the prose of a chapter (for a reviewer deciding assert or allow-list)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    out = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = prose("".join(cell["source"]))
+            for m in _NUMBER.finditer(text):
+                if m.group(0).strip() == number:
+                    out.append(" ".join(text[max(0, m.start() - width):m.end() + width].split()))
+    return out
+
+
 def main(argv: list[str]) -> int:
-    """Print each chapter's uncovered numbers; exit 1 if any."""
+    """Print each chapter's uncovered numbers (``--context``: with the sentence around each); exit 1 if any."""
+    show = "--context" in argv
+    argv = [a for a in argv if a != "--context"]
     paths = [Path(p) for p in argv] or sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
     allowed = load_allowlist()
     bad = 0
@@ -130,6 +169,9 @@ def main(argv: list[str]) -> int:
         if rep["uncovered"]:
             bad += len(rep["uncovered"])
             print("   uncovered: " + " | ".join(rep["uncovered"]))
+            for num in dict.fromkeys(rep["uncovered"]) if show else ():
+                for ctx in contexts(p, num):
+                    print(f"     {num!r}: ...{ctx}...")
     return 1 if bad else 0
 
 
