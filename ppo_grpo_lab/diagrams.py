@@ -22,7 +22,7 @@ PPO_LOOP_STEPS = (
      "ppo.rollout.collect_rollout"),
     ("2. advantages", "δ_t = r_t + γ V(s_t+1) − V(s_t)\nÂ_t = Σ_l (γλ)^l δ_t+l\nR̂_t = Â_t + V(s_t)",
      "ppo.rollout.compute_advantages → gae"),
-    ("3. K epochs × minibatches", "ratio ρ = π_θ / π_θold\nclipped surrogate\n+ c_v value loss − c_e entropy\n"
+    ("3. epochs × minibatches", "ratio ρ = π_θ / π_θold\nclipped surrogate\n+ c_v value loss − c_e entropy\n"
      "one Adam step per minibatch", "ppo.loss.ppo_loss"),
     ("4. new policy", "θold ← θ\n(stop early if approx. KL > target)", "ppo.PPOTrainer.train"),
 )
@@ -58,7 +58,7 @@ def ppo_loop() -> Figure:
             _arrow(ax, (0.1 + i * 1.08 - 0.12, 0.6), (0.1 + i * 1.08 - 0.01, 0.6))
     _arrow(ax, (0.1 + 3 * 1.08 + w / 2, 0.08), (0.1 + w / 2, 0.08), rad=-0.12)
     ax.text(2.2, -0.3, "repeat until total_timesteps", ha="center", fontsize=9, color="0.3")
-    ax.set_title("One PPO iteration (chapter 9): collect with the old policy, then reuse the batch K times",
+    ax.set_title("One PPO update (chapter 9): collect with the old policy, then reuse the batch for several epochs",
                  fontsize=11)
     fig.tight_layout()
     return fig
