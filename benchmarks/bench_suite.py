@@ -8,8 +8,8 @@ Competitors, run one after the other in one process for every (task, seed), the 
 - ``sb3``: ``stable_baselines3.PPO("MlpPolicy", env)`` with SB3's defaults (one env, n_steps 2048,
   batch 64, 10 epochs, lr 3e-4, no normalisation), the run a reader gets out of the box;
 - ``ours``: ``PPOConfig()`` defaults (8 envs x 128 steps, 4 epochs x 4 minibatches, lr 2.5e-3 annealed);
-- ``ours-sample``: :data:`SAMPLE_EFFICIENT`, the package's documented setting for an env that is
-  expensive to step (SB3-like epochs and minibatches, observation and reward normalisation).
+- ``ours-sample``: ``PPOConfig.sample_efficient()``, the package's documented setting for an env that is
+  expensive to step (SB3's epochs, minibatches and lr, observation and reward normalisation).
 
 Score = mean return of the last 10 training episodes finished before a cut (stochastic policy, the
 same measure for all). Two cuts per pair (ours vs sb3):
@@ -22,7 +22,7 @@ same measure for all). Two cuts per pair (ours vs sb3):
 Printed ratios: "score ratio" = (ours − random) / (sb3 − random) with the random policy's mean return
 over 5 episodes measured in the same run (≥ 1: ours at least as good as SB3), and "CPU ratio" = our CPU
 seconds per env step / SB3's. Seeds 11, 12, 13 by default: no setting here was picked on them (the
-defaults predate this script; SAMPLE_EFFICIENT copies SB3's defaults plus normalisation, not tuned).
+defaults predate this script; ``sample_efficient`` copies SB3's defaults plus normalisation, not tuned).
 
     /work/venv-bench/bin/python benchmarks/bench_suite.py [--tasks CartPole-v1 ...] [--seeds 11 12 13]
         [--scale 1.0] [--json out.json] [--md out.md]
@@ -45,10 +45,6 @@ import torch
 TASKS = {"CartPole-v1": 20_000, "Acrobot-v1": 20_000, "Pendulum-v1": 20_000, "LunarLander-v3": 25_000,
          "Hopper-v5": 25_000}
 LAST = 10  # episodes in the score
-# The documented sample-efficient setting (PPOConfig fields): SB3's update (batch 2048, minibatches of 64,
-# 10 epochs, lr 3e-4, no entropy bonus) on 8 envs, with observation and reward normalisation.
-SAMPLE_EFFICIENT = dict(num_envs=8, num_steps=256, update_epochs=10, num_minibatches=32, learning_rate=3e-4,
-                        ent_coef=0.0, norm_obs=True, norm_reward=True)
 RUNS = ("sb3", "ours", "ours-sample")
 
 
@@ -59,9 +55,9 @@ def _cpu() -> float:
 def run_ours(task: str, budget: int, seed: int, sample_efficient: bool) -> dict:
     """Our PPOTrainer to ``budget`` env steps; episodes as (cpu_s, env_step, return)."""
     from ppo_grpo_lab.ppo import PPOConfig, PPOTrainer
-    extra = SAMPLE_EFFICIENT if sample_efficient else {}
     c0, w0 = _cpu(), time.perf_counter()
-    cfg = PPOConfig(total_timesteps=budget, seed=seed, progress=False, device="cpu", **extra)
+    make = PPOConfig.sample_efficient if sample_efficient else PPOConfig
+    cfg = make(total_timesteps=budget, seed=seed, progress=False, device="cpu")
     trainer = PPOTrainer(task, cfg)
     episodes, seen = [], 0
     while trainer.update < cfg.num_updates:

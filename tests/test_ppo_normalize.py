@@ -110,3 +110,10 @@ def test_normaliser_state_is_saved_and_a_resumed_run_continues_exactly(tmp_path)
     assert drop(resumed.history) == drop(full)
     plain = PPOTrainer("Pendulum-v1", PPOConfig(**SMALL)).train()
     assert drop(plain) != drop(full)  # the switches change the run
+
+
+def test_the_sample_efficient_preset_is_sb3s_update_with_normalisation_and_takes_overrides():
+    cfg = PPOConfig.sample_efficient(total_timesteps=4096, num_envs=4)
+    assert (cfg.batch_size, cfg.num_envs, cfg.minibatch_size, cfg.update_epochs) == (1024, 4, 32, 10)
+    assert cfg.norm_obs and cfg.norm_reward and cfg.learning_rate == 3e-4 and cfg.ent_coef == 0.0
+    assert PPOConfig.sample_efficient().minibatch_size == 64
