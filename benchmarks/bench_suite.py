@@ -138,7 +138,10 @@ def compare(a: dict, b: dict, rand: float) -> dict:
 
 
 def _ratio(ours: float, sb3: float, rand: float) -> float:
-    return (ours - rand) / (sb3 - rand) if sb3 != rand else math.nan
+    """(ours − random) / (SB3 − random); NaN (printed "-") when SB3 is within 5 % of |random| of the random
+    policy or below it, where the ratio would only amplify noise.
+    """
+    return (ours - rand) / (sb3 - rand) if sb3 - rand > 0.05 * abs(rand) else math.nan
 
 
 def summarise(results: list[dict]) -> list[dict]:
@@ -150,7 +153,7 @@ def summarise(results: list[dict]) -> list[dict]:
         for name in ("ours", "ours-sample"):
             cs = [r["compare"][name] for r in rs]
             m = {k: statistics.mean(c[k] for c in cs) for k in cs[0]}
-            rows.append({"task": task, "run": name, "budget": rs[0]["budget"], "random": rand, **m,
+            rows.append({"task": task, "run": name, "budget": rs[0]["budget"], "random": rand, **m, "seeds": len(rs),
                          "score_ratio_steps": _ratio(m["ours_at_steps"], m["sb3_at_steps"], rand),
                          "score_ratio_cpu": _ratio(m["ours_at_cpu"], m["sb3_at_cpu"], rand),
                          "wins_steps": sum(c["ours_at_steps"] >= c["sb3_at_steps"] for c in cs),
@@ -161,17 +164,20 @@ def summarise(results: list[dict]) -> list[dict]:
 
 
 def markdown(rows: list[dict], seeds: list[int], load: tuple[float, float]) -> str:
-    out = [f"Seeds {', '.join(map(str, seeds))} (none used to pick settings); torch threads 1; load average "
+    out = [f"Seeds {', '.join(map(str, seeds))} (none used to pick settings; the seeds column says how many ran); torch threads 1; load average "
            f"{load[0]:.1f} at the start, {load[1]:.1f} at the end. Scores are means over seeds (mean return of the "
-           f"last {LAST} training episodes before the cut); wins = seeds where ours ≥ SB3.", "",
-           "| task (budget) | ours | random | equal steps: ours / SB3 | score ratio | wins "
+           f"last {LAST} training episodes before the cut); wins = seeds where ours ≥ SB3; score ratio = "
+           f"(ours − random) / (SB3 − random), '-' where SB3 is not above random.", "",
+           "| task (budget, seeds) | ours | random | equal steps: ours / SB3 | score ratio | wins "
            "| equal CPU: ours / SB3 | score ratio | wins | CPU s per step vs SB3 | CPU s ours / SB3 (wall s) |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    fmt = lambda x: "-" if math.isnan(x) else f"{x:.2f}"
     for r in rows:
-        out.append(f"| {r['task']} ({r['budget'] // 1000}k) | {r['run']} | {r['random']:.0f} "
-                   f"| {r['ours_at_steps']:.0f} / {r['sb3_at_steps']:.0f} | {r['score_ratio_steps']:.2f} "
-                   f"| {r['wins_steps']}/{len(seeds)} | {r['ours_at_cpu']:.0f} / {r['sb3_at_cpu']:.0f} "
-                   f"| {r['score_ratio_cpu']:.2f} | {r['wins_cpu']}/{len(seeds)} | {r['cpu_per_step_ratio']:.2f}x "
+        n = r["seeds"]
+        out.append(f"| {r['task']} ({r['budget'] // 1000}k, {n}) | {r['run']} | {r['random']:.0f} "
+                   f"| {r['ours_at_steps']:.0f} / {r['sb3_at_steps']:.0f} | {fmt(r['score_ratio_steps'])} "
+                   f"| {r['wins_steps']}/{n} | {r['ours_at_cpu']:.0f} / {r['sb3_at_cpu']:.0f} "
+                   f"| {fmt(r['score_ratio_cpu'])} | {r['wins_cpu']}/{n} | {r['cpu_per_step_ratio']:.2f}x "
                    f"| {r['cpu_s'][r['run']]:.0f} / {r['cpu_s']['sb3']:.0f} "
                    f"({r['wall_s'][r['run']]:.0f} / {r['wall_s']['sb3']:.0f}) |")
     return "\n".join(out)
