@@ -194,7 +194,10 @@ def main(argv=None) -> list[dict]:
     args = p.parse_args(argv)
     if args.merge:
         parts = [json.load(open(f)) for f in args.merge]
-        results = [r for part in parts for r in part["results"]]
+        kept = {}  # one result per (task, seed): the first file that has it
+        for r in (r for part in parts for r in part["results"]):
+            kept.setdefault((r["task"], r["seed"]), r)
+        results = list(kept.values())
         load = (min(part["load"][0] for part in parts), max(part["load"][1] for part in parts))
         return _report(results, sorted({r["seed"] for r in results}), load, args)
     torch.set_num_threads(1)
