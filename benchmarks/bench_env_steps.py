@@ -12,6 +12,7 @@ Also shown, as an extra reference: Gymnasium's own numpy-vectorised CartPole
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -28,19 +29,20 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _block_time(step, actions, n_steps: int, device=None) -> float:
-    """Seconds for ``n_steps`` calls of ``step`` (actions[i] for call i)."""
+def _block_time(step, actions, n_steps: int, device=None, clock=time.perf_counter) -> float:
+    """Seconds (of ``clock``: wall or CPU) for ``n_steps`` calls of ``step`` (actions[i] for call i)."""
     if device is not None:
         _sync(device)
-    t0 = time.perf_counter()
+    t0 = clock()
     for i in range(n_steps):
         step(actions[i])
     if device is not None:
         _sync(device)
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
-def bench(num_envs: int, repeats: int, device: torch.device, budget_steps: int = 20_000) -> dict:
+def bench(num_envs: int, repeats: int, device: torch.device, budget_steps: int = 20_000,
+          clock=time.perf_counter) -> dict:
     """Alternating timing blocks; returns medians of env steps/s and of per-block ratios."""
     # each block covers ~budget_steps env steps for the slow Python envs, more for ours
     k_sync = max(5, budget_steps // num_envs)
@@ -61,9 +63,9 @@ def bench(num_envs: int, repeats: int, device: torch.device, budget_steps: int =
         _block_time(npvec.step, a_np, 10)
     res = {"torch": [], "sync": [], "numpy_vec": []}
     for _ in range(repeats):
-        res["torch"].append(num_envs * k_torch / _block_time(ours.step, a_t, k_torch, device))
-        res["sync"].append(num_envs * k_sync / _block_time(sync.step, a_np, k_sync))
-        res["numpy_vec"].append(num_envs * k_torch / _block_time(npvec.step, a_np, k_torch))
+        res["torch"].append(num_envs * k_torch / _block_time(ours.step, a_t, k_torch, device, clock))
+        res["sync"].append(num_envs * k_sync / _block_time(sync.step, a_np, k_sync, clock=clock))
+        res["numpy_vec"].append(num_envs * k_torch / _block_time(npvec.step, a_np, k_torch, clock=clock))
     sync.close()
     npvec.close()
     ratios = [t / s for t, s in zip(res["torch"], res["sync"])]
@@ -78,20 +80,30 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 = fair to single-threaded Gymnasium)")
+    p.add_argument("--md", help="write the markdown table here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    print(f"# env steps/s, CartPole-v1, random actions, device={device}, torch threads={args.threads}, "
-          f"median of {args.repeats} alternating blocks")
-    print("| envs | torch-vectorised (ours) | Gymnasium SyncVectorEnv | speed-up vs Sync "
-          "| Gymnasium numpy CartPoleVectorEnv | speed-up vs numpy |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    # CPU time on the CPU (robust to other jobs on the machine); wall time on a GPU (synchronised)
+    clock, what = (time.perf_counter, "wall") if device.type == "cuda" else (time.process_time, "CPU")
+    load0 = os.getloadavg()[0]
+    lines = ["| envs | torch-vectorised (ours) | Gymnasium SyncVectorEnv | speed-up vs Sync "
+             "| Gymnasium numpy CartPoleVectorEnv | ours vs numpy |", "|---:|---:|---:|---:|---:|---:|"]
+    print("\n".join(lines))
     rows = []
     for n in args.envs:
-        r = bench(n, args.repeats, device)
+        r = bench(n, args.repeats, device, clock=clock)
         rows.append(r)
-        print(f"| {n} | {r['torch']:,.0f} | {r['sync']:,.0f} | {r['ratio_vs_sync']:.1f}x "
-              f"| {r['numpy_vec']:,.0f} | {r['ratio_vs_numpy_vec']:.2f}x |", flush=True)
+        lines.append(f"| {n:,} | {r['torch']:,.0f} | {r['sync']:,.0f} | {r['ratio_vs_sync']:.1f}x "
+                     f"| {r['numpy_vec']:,.0f} | {r['ratio_vs_numpy_vec']:.2f}x |")
+        print(lines[-1], flush=True)
+    head = (f"Env steps per {what} second, CartPole-v1, random actions, device {device}, torch threads "
+            f"{args.threads}, median of {args.repeats} alternating blocks; load average {load0:.1f} at the start, "
+            f"{os.getloadavg()[0]:.1f} at the end.")
+    print(head)
+    if args.md:
+        with open(args.md, "w") as f:
+            f.write(head + "\n\n" + "\n".join(lines) + "\n")
     return rows
 
 

@@ -42,9 +42,11 @@ class VecEnvAdapter:
     ``step(actions)`` returns ``(obs, reward, terminated, truncated, next_obs)``, all tensors on
     ``device``: ``obs`` [N, obs_dim] is what the agent sees next (already reset where done),
     ``next_obs`` [N, obs_dim] is the true ``s_{t+1}`` (the final observation where done).
+    With a ``normalizer`` (:class:`~ppo_grpo_lab.ppo.normalize.Normalizer`) observations and rewards come
+    out normalised; ``raw_reward`` [N] keeps the last step's reward as the env gave it.
     """
 
-    def __init__(self, env: gym.vector.VectorEnv, device: torch.device):
+    def __init__(self, env: gym.vector.VectorEnv, device: torch.device, normalizer=None):
         mode = env.metadata.get("autoreset_mode", None)
         if mode is None or getattr(mode, "value", mode) != gym.vector.AutoresetMode.SAME_STEP.value:
             raise ValueError(f"env: expected a vector env with autoreset_mode=SAME_STEP, got {mode!r}; "
@@ -55,6 +57,8 @@ class VecEnvAdapter:
         self.single_observation_space = env.single_observation_space
         self.single_action_space = env.single_action_space
         self.is_torch = bool(getattr(env, "device", None) is not None)
+        self.normalizer = normalizer
+        self.raw_reward: Tensor | None = None
 
     def _t(self, x, dtype=torch.float32) -> Tensor:
         if isinstance(x, Tensor):
@@ -64,7 +68,8 @@ class VecEnvAdapter:
     def reset(self, seed: int | None = None) -> Tensor:
         """Reset every env; returns the observations as a tensor ``[N, obs_dim]``."""
         obs, _ = self.env.reset(seed=seed)
-        return self._t(obs)
+        obs = self._t(obs)
+        return obs if self.normalizer is None else self.normalizer.obs(obs, update=True)
 
     def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """Step every env; returns tensors ``(obs, reward, terminated, truncated, final_obs)``, each with N rows."""
@@ -83,7 +88,9 @@ class VecEnvAdapter:
             next_obs = self._t(rows)
         else:
             next_obs = obs_t
-        return (obs_t, self._t(reward), self._t(terminated, torch.bool), self._t(truncated, torch.bool), next_obs)
+        self.raw_reward = self._t(reward)
+        out = (obs_t, self.raw_reward, self._t(terminated, torch.bool), self._t(truncated, torch.bool), next_obs)
+        return out if self.normalizer is None else self.normalizer.step(*out)
 
 
 @dataclass
@@ -166,7 +173,8 @@ def collect_rollout(env: VecEnvAdapter, agent: ActorCritic, obs: Tensor, num_ste
         buf_act[t] = action
         env_action = ActorCritic.env_actions(action, env.single_action_space)
         obs, buf_rew[t], buf_term[t], buf_trunc[t], buf_next[t] = env.step(env_action)
-        ep_ret[t], ep_len[t] = tracker.step(buf_rew[t], buf_term[t] | buf_trunc[t])
+        raw = getattr(env, "raw_reward", None)  # episode returns in the env's own rewards
+        ep_ret[t], ep_len[t] = tracker.step(buf_rew[t] if raw is None else raw, buf_term[t] | buf_trunc[t])
     rollout = Rollout(buf_obs, buf_act, buf_logp, buf_val, buf_rew, buf_term, buf_trunc, buf_next)
     return rollout, obs, {"done": buf_term | buf_trunc, "return": ep_ret, "length": ep_len}
 

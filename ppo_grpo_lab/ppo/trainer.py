@@ -12,21 +12,20 @@ The trainer only orchestrates; the math lives in :func:`ppo_grpo_lab.gae`,
         g ← clip(∇L, max_grad_norm); Adam step
         stop early if approx KL > target_kl
 
-Metrics (one record per update, ``step`` = environment steps so far), averaged over the update's
-minibatches: ``loss/policy``, ``loss/value``, ``loss/entropy``, ``loss/total``, ``stats/entropy``,
-``stats/approx_kl``, ``stats/clip_frac``, ``stats/value_clip_frac``, ``stats/grad_norm`` (before
-clipping); ``stats/explained_variance`` (rollout values vs V^targ), ``stats/epochs``,
-``charts/learning_rate``, ``charts/SPS`` (wall-clock). Per finished episode: ``charts/episode_return``, ``charts/episode_length``.
+Metrics (one record per update, ``step`` = environment steps so far), averaged over the update's minibatches:
+``loss/policy``, ``loss/value``, ``loss/entropy``, ``loss/total``, ``stats/entropy``, ``stats/approx_kl``,
+``stats/clip_frac``, ``stats/value_clip_frac``, ``stats/grad_norm`` (before clipping); ``stats/explained_variance``
+(rollout values vs V^targ), ``stats/epochs``, ``charts/learning_rate``, ``charts/SPS`` (wall-clock). Per finished
+episode: ``charts/episode_return``, ``charts/episode_length``.
 
-Several processes (:mod:`ppo_grpo_lab.distributed`, launched with ``torchrun --nproc_per_node R``):
-each rank runs ``num_envs / R`` of the envs, seeded as one process seeds them, keeps its share of each
-(shared) minibatch, weights its loss by that share, and the ranks sum their gradients: R processes
-compute the update of one process (up to float32 rounding; tested on CPU with gloo, R = 2) for envs
-made from an id (a torch-native env draws all its envs from one generator: valid runs, not the same
-run). The code path is the same for one process, where the collectives do nothing.
+Several processes (:mod:`ppo_grpo_lab.distributed`, ``torchrun --nproc_per_node R``): each rank runs ``num_envs / R``
+of the envs, seeded as one process seeds them, keeps its share of each (shared) minibatch, weights its loss by that
+share, and the ranks sum their gradients: R processes compute the update of one process (up to float32 rounding;
+tested on CPU with gloo, R = 2) for envs made from an id (a torch env draws all its envs from one generator: valid
+runs, not the same run). One process runs the same code.
 
-Checkpoint format (:meth:`PPOTrainer.save`, kind ``"ppo"`` of :mod:`ppo_grpo_lab.checkpoint`; plain
-data only, so it loads with ``torch.load(path, weights_only=True)``)::
+Checkpoint format (:meth:`PPOTrainer.save`, kind ``"ppo"`` of :mod:`ppo_grpo_lab.checkpoint`; plain data only, so
+it loads with ``torch.load(path, weights_only=True)``)::
 
     format, kind          1, "ppo"
     config                PPOConfig.to_dict()
@@ -38,9 +37,10 @@ data only, so it loads with ``torch.load(path, weights_only=True)``)::
     tracker               {"return": [N], "length": [N]} of the running episodes (or None)
     history               History.records, a list of {"step": int, name: float}
     env_state             envs.snapshot.vector_env_state(env) (None: not restorable, or R > 1)
+    normalizer            Normalizer.state_dict() with norm_obs or norm_reward (running stats), else None
 
-No observation normalisation, so no normalisation state. With several processes only rank 0 writes and the
-envs' state is left out: a resumed run restarts its episodes from the reset.
+With several processes only rank 0 writes and the envs' state is left out: a resumed run restarts its episodes from
+the reset.
 """
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ from ..progress import tqdm
 from .agent import ActorCritic
 from .config import PPOConfig
 from .loss import ppo_loss
+from .normalize import make_normalizer
 from .rollout import EpisodeTracker, VecEnvAdapter, collect_rollout, compute_advantages, make_vec_env
 
 __all__ = ["PPOTrainer", "train_ppo"]
@@ -71,15 +72,13 @@ class PPOTrainer:
     """Proximal Policy Optimisation on a vector environment.
 
     Args:
-        env: a Gymnasium env id (``"CartPole-v1"``), or a vector env with ``SAME_STEP`` autoreset
-            (e.g. from :func:`ppo_grpo_lab.ppo.make_vec_env` or a
-            :class:`~ppo_grpo_lab.envs.torch_cartpole.TorchCartPoleVectorEnv`) with ``config.num_envs`` envs.
+        env: a Gymnasium env id (``"CartPole-v1"``), or a vector env with ``SAME_STEP`` autoreset and ``config.num_envs``
+            envs (e.g. from :func:`~ppo_grpo_lab.ppo.make_vec_env`, or a ``TorchCartPoleVectorEnv``).
         config: a :class:`PPOConfig` (defaults if None).
         env_id: alternative keyword for a Gymnasium env id.
 
-    ``rank``, ``world_size`` and ``local_envs`` (= num_envs / world_size, the envs this process runs)
-    describe this process (0, 1, num_envs without ``torchrun``); a vector env given as ``env`` must
-    hold ``local_envs`` envs.
+    ``rank``, ``world_size`` and ``local_envs`` (= num_envs / world_size, the envs this process runs) describe this
+    process (0, 1, num_envs without ``torchrun``); a vector env given as ``env`` must hold ``local_envs`` envs.
 
     Example:
         >>> trainer = PPOTrainer(env_id="CartPole-v1", config=PPOConfig(total_timesteps=2048, progress=False))
@@ -109,20 +108,18 @@ class PPOTrainer:
             share = "" if R == 1 else f" / {R} processes"
             raise ValueError(f"env: expected a vector env with config.num_envs{share} = {k} envs, "
                              f"got {getattr(env, 'num_envs', type(env).__name__)}")
-        self.env = VecEnvAdapter(env, self.device)
+        norm = make_normalizer(config, env.single_observation_space, k, self.device, R)  # None: not normalising
+        self.env = VecEnvAdapter(env, self.device, norm)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.agent = ActorCritic(env.single_observation_space, env.single_action_space,
                                      config.hidden_sizes, config.activation).to(self.device)
         ddp.broadcast_module(self.agent)  # same seed, same weights; the broadcast makes sure of it
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config.learning_rate, eps=config.adam_eps)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(config.seed)
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.history = History()
-        self.global_step = 0  # environment steps so far (summed over envs)
-        self.update = 0  # updates done
-        self.obs: Tensor | None = None  # [N, obs_dim] observations to continue from
-        self.tracker = EpisodeTracker(k, self.device)
+        self.global_step, self.update = 0, 0  # environment steps so far (summed over envs), updates done
+        self.obs, self.tracker = None, EpisodeTracker(k, self.device)  # obs: [N, obs_dim] to continue from
 
     # ----------------------------------------------------------------- training
     def train(self, num_updates: int | None = None) -> History:
@@ -268,7 +265,8 @@ class PPOTrainer:
             "rng": rng_state(generator=self.generator), "global_step": self.global_step, "update": self.update,
             "obs": self.obs if one else None,
             "tracker": {"return": self.tracker.ret, "length": self.tracker.length} if one else None,
-            "history": self.history.records, "env_state": vector_env_state(self.env.env) if one else None})
+            "history": self.history.records, "env_state": vector_env_state(self.env.env) if one else None,
+            "normalizer": None if self.env.normalizer is None else self.env.normalizer.state_dict()})
 
     @classmethod
     def load(cls, path: str, env: gym.vector.VectorEnv | None = None, **overrides) -> PPOTrainer:
@@ -292,6 +290,8 @@ class PPOTrainer:
             trainer.tracker.ret, trainer.tracker.length = (ckpt["tracker"][key].to(dev) for key in ("return", "length"))
         trainer.history = History(records=[dict(r) for r in ckpt["history"]])
         load_vector_env_state(trainer.env.env, ckpt["env_state"])
+        if ckpt.get("normalizer") is not None and trainer.env.normalizer is not None:  # None: not normalising
+            trainer.env.normalizer.load_state_dict(ckpt["normalizer"])
         return trainer
 
 
