@@ -299,3 +299,31 @@ def test_check_site_expects_the_configured_colab_link():
     url = cs.colab_link(ROOT / "_config.yml", "book/07_td_gae")
     slug = CONFIG["repository"]["url"].split("github.com/")[1]
     assert url == f"https://colab.research.google.com/github/{slug}/blob/{CONFIG['repository']['branch']}/book/07_td_gae.ipynb"
+
+def test_check_site_requires_source_links(tmp_path):
+    cs = _check_site()
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "api.html").write_text('<a class="viewcode-link">[source]</a>' * 3)
+    (tmp_path / "book" / "01_a.html").write_text('<pre><a class="sphinx-codeautolink-a" href="api.html#x">gae</a></pre>')
+    (tmp_path / "book" / "02_b.html").write_text("<pre>gae(...)</pre>")
+    (tmp_path / "book" / "glossary.html").write_text("<p>no code</p>")
+    report = cs.Report()
+    cs.check_source_links(tmp_path, ["book/01_a", "book/02_b", "book/glossary"], report)
+    assert len(report.failures) == 2, report.failures
+    assert any("api" in f and "found 3" in f for f in report.failures)
+    assert any("02_b" in f for f in report.failures)
+
+
+def test_config_links_code_to_its_source():
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    ext = cfg["sphinx"]["extra_extensions"]
+    assert "sphinx.ext.viewcode" in ext and "sphinx_codeautolink" in ext
+
+
+def test_ci_builds_the_book_at_full_budget():
+    """The site shows full-budget numbers, so CI must build (and assert) at full budget."""
+    lines = [ln.split("#")[0].strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert "export PPO_GRPO_LAB_QUICK=1" not in lines, "quick mode must not leak into the book build"
+    build = [ln for ln in lines if "tools/build_book.sh" in ln]
+    assert build and all("env -u PPO_GRPO_LAB_QUICK" in ln for ln in build), build
+    assert any("tools/test.sh" in ln for ln in lines)

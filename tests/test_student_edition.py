@@ -207,6 +207,7 @@ def test_built_student_site_has_no_solution_text(tmp_path):
         if book.exists():
             assert not leaked(leak_markers(json.loads(book.read_text())), json.dumps(nb, ensure_ascii=False)), extra
     assert not (ROOT / "book" / "_build").exists()
+    assert not (site / "_modules").exists(), "the student edition must not publish the package's source (viewcode)"
 
 
 # -- the student's notebook goes back to the grader --------------------------------------------------

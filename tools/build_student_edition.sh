@@ -56,6 +56,8 @@ stage, execute, root, branch, pages = Path(sys.argv[1]), sys.argv[2] == "1", Pat
 cfg = yaml.safe_load((stage / "_config.yml").read_text())
 sphinx = cfg.setdefault("sphinx", {})
 sphinx.setdefault("config", {})["hide_solutions"] = True
+# no highlighted package source ("[source]" pages of the API): the reference answers live there
+sphinx["extra_extensions"] = [e for e in sphinx.get("extra_extensions") or [] if e != "sphinx.ext.viewcode"]
 # local extensions live in the repository's tools/: absolute paths
 for name, path in (sphinx.get("local_extensions") or {}).items():
     sphinx["local_extensions"][name] = str((root / path).resolve())

@@ -179,6 +179,24 @@ def check_links(html_dir: Path, report: Report) -> dict[Path, PageParser]:
 
 # ------------------------------------------------------------------ toc
 
+def check_source_links(html_dir: Path, pages: list[str], report: Report) -> None:
+    """One hop from code to its reference: the API page links every entry to its highlighted source
+    (sphinx.ext.viewcode), and every chapter's code cells link package names to the API (sphinx-codeautolink).
+    """
+    api = html_dir / "book" / "api.html"
+    if api.is_file():
+        n = api.read_text(encoding="utf-8").count("viewcode-link")
+        if n < 50:
+            report.fail(f"book/api: expected a [source] link (viewcode) beside every entry, found {n}")
+    for page in pages:
+        html = html_dir / f"{page}.html"
+        src = Path(page).name
+        if not src[:2].isdigit() or not html.is_file():
+            continue
+        if "sphinx-codeautolink-a" not in html.read_text(encoding="utf-8"):
+            report.fail(f"{page}: code cells do not link any package name to the API (sphinx-codeautolink)")
+
+
 def toc_pages(toc_path: Path) -> list[str]:
     """Source paths (without suffix) listed in the toc, root first."""
     import yaml
@@ -329,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     parsed = check_links(html_dir, report)
 
     pages = toc_pages(Path(args.toc))
+    check_source_links(html_dir, pages, report)
     source_root = Path(args.source)
     chromium = find_chromium(args.chromium)
     cdn = sorted({s for info in parsed.values() for s in info.mathjax_src if s.lower().startswith(EXTERNAL)})

@@ -216,7 +216,24 @@ def _resolve_alias(app, env, node, contnode):
     return contnode
 
 
+def _patch_codeautolink() -> None:
+    """sphinx-codeautolink 0.20 pops a section title it never pushed for myst-nb pages whose first
+    section has no title node it visits; tolerate that (the links themselves are unaffected).
+    """
+    try:
+        from sphinx_codeautolink.extension.block import CodeBlockAnalyser
+    except ImportError:  # the extension is optional for this module
+        return
+
+    def depart_section(self, node) -> None:
+        if self.title_stack:
+            self.title_stack.pop()
+
+    CodeBlockAnalyser.depart_section = depart_section
+
+
 def setup(app):
+    _patch_codeautolink()
     app.add_directive("ppo-api", PpoApiDirective)
     app.connect("autodoc-process-docstring", _process_docstring, priority=900)  # after napoleon
     app.connect("missing-reference", _resolve_alias)
