@@ -48,10 +48,11 @@ ANSWERS: dict[str, tuple[str, ...]] = {
     "bradley_terry_loss": ("ppo_grpo_lab.llm.reward_model.bradley_terry_loss",),
 }
 # The capstones assemble earlier exercises' pieces; what must not show is their assembly (the trainer's
-# policy step; the reference). Chapter 11 does show grpo_loss and GRPOTrainer._optimise before grpo_step:
-# the pieces' recipe, which the capstone asks the student to rewrite without calling them (a property check).
+# policy step; the reference). For grpo_step that is also the body of grpo_loss and the trainer's
+# GRPOTrainer._optimise: chapter 11 shows the recipe as pseudocode before the exercise and their source after it.
 ANSWERS.update({"ppo_update": ("ppo_grpo_lab.bandit.trainer._policy_step",),
-                "grpo_step": ("ppo_grpo_lab.exercises.references.grpo_step",)})
+                "grpo_step": ("ppo_grpo_lab.exercises.references.grpo_step", "ppo_grpo_lab.llm.grpo_loss.grpo_loss",
+                              "ppo_grpo_lab.llm.grpo.GRPOTrainer._optimise")})
 ANSWERS["process_advantages"] = ("ppo_grpo_lab.process.process_advantages", "ppo_grpo_lab.process.normalize_step_rewards",
                                  "ppo_grpo_lab.process.step_rewards_to_tokens",
                                  "ppo_grpo_lab.process.process_advantages_loop")
@@ -61,8 +62,17 @@ MIN_LEN = 16
 
 
 def _resolve(path: str):
-    module, attr = path.rsplit(".", 1)
-    return getattr(importlib.import_module(module), attr)
+    """The object a dotted path names: a module's attribute, or a class's (``pkg.mod.Class.method``)."""
+    parts = path.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(f"cannot resolve {path}")
 
 
 def _squash(text: str) -> str:
@@ -130,7 +140,7 @@ def _text(cell: dict) -> str:
 def problems_above(cells: list[dict], name: str, upto: int) -> list[str]:
     """What in cells[:upto] gives exercise ``name``'s answer away (empty: nothing)."""
     short = {p.rsplit(".", 1)[1] for p in ANSWERS[name]}
-    modules = {p.rsplit(".", 2)[-2] for p in ANSWERS[name]}
+    modules = {inspect.getmodule(_resolve(p)).__name__.rsplit(".", 1)[-1] for p in ANSWERS[name]}
     stmts = _answer_statements(name)
     found = []
     for i, cell in enumerate(cells[:upto]):
@@ -204,3 +214,10 @@ def test_the_check_catches_the_bradley_terry_loss_shown_before_its_exercise():
         assert problems_above([cell], "bradley_terry_loss", 1)
     assert not problems_above([_code("loss, stats = bradley_terry_loss(torch.tensor([2.0]), torch.zeros(1))")],
                               "bradley_terry_loss", 1)
+
+
+@pytest.mark.parametrize("shown", ["print(inspect.getsource(grpo_loss))",
+                                   "print(inspect.getsource(llm.GRPOTrainer._optimise))"])
+def test_the_check_catches_the_grpo_recipe_above_the_capstone(shown):
+    cells = [_code(shown), _code("def grpo_step(policy, reference, optimizer):\n    pass")]
+    assert problems_above(cells, "grpo_step", 1)

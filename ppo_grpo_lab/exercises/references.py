@@ -115,8 +115,8 @@ def grpo_step(policy, reference, optimizer, prompts, completions, mask, old_log_
 
     from ..llm.grpo_loss import grpo_loss
     from ..llm.sampling import completion_log_probs
-    adv = _group_advantages(rewards, scale="group").reshape(-1)  # (B·G,)
-    log_probs = completion_log_probs(policy, prompts, completions)["log_probs"]  # (B·G, L)
+    adv = _group_advantages(rewards, scale="group").reshape(-1)  # (Q·G,)
+    log_probs = completion_log_probs(policy, prompts, completions)["log_probs"]  # (Q·G, L)
     with torch.no_grad():
         ref = completion_log_probs(reference, prompts, completions)["log_probs"] if beta > 0 else None
     loss, _ = grpo_loss(log_probs, old_log_probs, ref, adv, mask, clip_eps=clip_eps, beta=beta,
