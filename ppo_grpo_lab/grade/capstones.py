@@ -6,7 +6,9 @@ the submission (policy, optimizer state and minibatch generator alike), and the 
 parameter vectors after the call are compared. The policies are float64 tables (PPO) and tiny
 float32 transformers (GRPO); the optimizers are mostly plain SGD with large steps, so a wrong
 loss moves the parameters far beyond the tolerance while rounding differences between correct
-answers (whose Adam steps near zero gradients would amplify) stay far below it.
+answers (whose Adam steps near zero gradients would amplify) stay far below it; the float32 GRPO
+cases that use Adam give it ε = 1e-3 for the same reason (a gradient of 1e-8 from rounding would
+otherwise take a step of lr · g / (|g| + ε), a large fraction of lr, in either direction).
 
 A submission must assemble the pieces itself: a property check fails it when it calls the
 package's own loss for the exercise (``grpo_loss``, ``clipped_surrogate``...), directly or through
@@ -43,10 +45,12 @@ def _seed(gen: torch.Generator) -> int:
     return C.randint(gen, 0, 2**31 - 1)
 
 
-def _optimizer(gen, params, i: int, adam_lr=(0.05, 0.1, 0.3), sgd_lr=(0.5, 1.0, 2.0)):
+def _optimizer(gen, params, i: int, adam_lr=(0.05, 0.1, 0.3), sgd_lr=(0.5, 1.0, 2.0), adam_eps=1e-8):
     if i % 3 == 0:
         lr = C.choice(gen, adam_lr)
-        return torch.optim.Adam(params, lr=lr), f"Adam(lr={lr})"
+        if adam_eps == 1e-8:
+            return torch.optim.Adam(params, lr=lr), f"Adam(lr={lr})"
+        return torch.optim.Adam(params, lr=lr, eps=adam_eps), f"Adam(lr={lr}, eps={adam_eps})"
     lr, momentum = C.choice(gen, sgd_lr), (0.0 if i % 3 == 1 else 0.9)
     return torch.optim.SGD(params, lr=lr, momentum=momentum), f"SGD(lr={lr}, momentum={momentum})"
 
@@ -116,7 +120,8 @@ def _grpo_case(gen, B, G, P, L, mask, rewards, beta, eps, aggregation, opt_kind:
     with torch.no_grad():  # the reference: the policy's earlier self, a little apart
         for q in reference.parameters():
             q.add_(0.05 * torch.randn(q.shape, generator=gen))
-    opt, opt_note = _optimizer(gen, policy.parameters(), opt_kind, adam_lr=(1e-3, 3e-3), sgd_lr=(0.2, 0.5, 1.0))
+    opt, opt_note = _optimizer(gen, policy.parameters(), opt_kind, adam_lr=(1e-3, 3e-3), sgd_lr=(0.2, 0.5, 1.0),
+                                 adam_eps=1e-3)  # float32: a large ε keeps rounding-level gradients' steps tiny
     prompts = torch.randint(0, V, (B, P), generator=gen).repeat_interleave(G, dim=0)  # (B·G, P)
     completions = torch.randint(0, V, (B * G, L), generator=gen)
     with torch.no_grad():
