@@ -24,6 +24,7 @@ process_advantage_fn  GRPO with process supervision (advantage hook)   process_h
 process_token_rewards step rewards on end tokens (PPO + GAE hook)      process_hooks
 ProcessRewardModel    a learned per-step marker (BCE at step ends)     process_reward_model
 to_hf, from_hf        TinyGPT ↔ transformers GPT2LMHeadModel           hf
+HFTokenizer           any transformers causal LM + tokenizer in GRPO   hf_lm
 ====================  ===============================================  ==============
 
 ``train_sft``, ``train_grpo`` and ``train_ppo_lm`` are the trainers' one-call forms.
@@ -39,6 +40,7 @@ from .evaluation import (
 from .grpo import GRPOConfig, GRPOTrainer, train_grpo
 from .grpo_loss import grpo_loss
 from .hf import CausalLMAdapter, from_hf, to_hf, tokenizer_to_hf
+from .hf_lm import HFTokenizer
 from .memory import SavedTensorMeter, state_bytes
 from .model import GPTConfig, TinyGPT
 from .ppo import (
@@ -97,7 +99,7 @@ __all__ = [
     "state_bytes", "GPTConfig", "TinyGPT", "PPOLMConfig", "make_critic", "ppo_lm_loss", "token_gae",
     "token_rewards", "train_ppo_lm", "completion_log_probs", "completion_mask", "generate", "SFTConfig",
     "demo_batch", "train_sft", "AdditionTask", "CountdownTask", "Problem", "eval_expression", "is_heldout",
-    "no_carry_sum", "BOS", "EOS", "PAD", "CharTokenizer", "CausalLMAdapter", "from_hf", "to_hf", "tokenizer_to_hf",
+    "no_carry_sum", "BOS", "EOS", "PAD", "CharTokenizer", "CausalLMAdapter", "HFTokenizer", "from_hf", "to_hf", "tokenizer_to_hf",
     "RewardModel", "RewardModelConfig", "bradley_terry_loss", "pairwise_accuracy", "reward_fn", "train_reward_model",
     "SURFACES", "FlawedLabeller", "PreferencePairs", "demo_answers", "encode_answers", "make_pairs", "sample_answers",
     "StepTask", "step_rewards", "step_rewards_from_completions", "answer_stats", "answers", "pass_at_k",

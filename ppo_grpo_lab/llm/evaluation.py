@@ -24,12 +24,35 @@ from .sampling import generate
 from .scratchpad import is_worked
 from .tokenizer import EOS, CharTokenizer
 
-__all__ = ["score", "accuracy", "prompts_tensor", "pass_at_k", "answers", "answer_stats"]
+__all__ = ["score", "accuracy", "prompts_tensor", "prompt_batch", "generate_answers", "pass_at_k", "answers",
+           "answer_stats"]
 
 
 def prompts_tensor(tok: CharTokenizer, problems, device=None) -> Tensor:
     """(LongTensor, [B, P]) BOS + prompt for each problem."""
     return tok.encode_batch([p.prompt for p in problems]).to(device)
+
+
+def prompt_batch(tok, problems, device=None) -> tuple[Tensor, Tensor | None]:
+    """``(prompts, prompt_mask)`` from the tokenizer's ``encode_prompts``: (LongTensor, [B, P]) and
+    (bool Tensor, [B, P]) False on left padding, or None (no padding; always so for CharTokenizer).
+    """
+    ids, mask = tok.encode_prompts([p.prompt for p in problems])
+    return ids.to(device), (None if mask is None else mask.to(device))
+
+
+def generate_answers(model, tok, problems, max_new_tokens: int, temperature: float, generator, device=None,
+                   shard=None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """Encode the problems' prompts and sample one answer each with the tokenizer's EOS/PAD
+    (:func:`~ppo_grpo_lab.llm.sampling.generate`).
+
+    Returns:
+        ``(prompts, prompt_mask, completions, mask)``: as :func:`prompt_batch` and ``generate`` return them.
+    """
+    prompts, prompt_mask = prompt_batch(tok, problems, device)
+    completions, mask = generate(model, prompts, max_new_tokens, temperature, generator, shard=shard,
+                                 prompt_mask=prompt_mask, eos_id=tok.eos_id, pad_id=tok.pad_id)
+    return prompts, prompt_mask, completions, mask
 
 
 def score(task, tok: CharTokenizer, problems, completions: Tensor) -> tuple[Tensor, Tensor]:
@@ -46,10 +69,10 @@ def score(task, tok: CharTokenizer, problems, completions: Tensor) -> tuple[Tens
     """
     if completions.ndim != 2 or completions.shape[0] != len(problems):
         raise ValueError(f"completions: expected [B, L] with B = {len(problems)}, got {tuple(completions.shape)}")
-    rows = completions.tolist()
+    rows, eos = completions.tolist(), getattr(tok, "eos_id", EOS)
     rewards, correct = [], []
     for p, row in zip(problems, rows):
-        finished = EOS in row
+        finished = eos in row
         text = tok.decode(row)
         rewards.append(task.reward(p, text, finished))
         correct.append(finished and task.is_correct(p, text))
@@ -65,7 +88,7 @@ def accuracy(model, task, tok: CharTokenizer, problems, temperature: float = 0.0
     hits = 0
     for i in range(0, len(problems), batch_size):
         chunk = problems[i:i + batch_size]
-        comps, _ = generate(model, prompts_tensor(tok, chunk, device), task.max_answer_len, temperature, gen)
+        comps = generate_answers(model, tok, chunk, task.max_answer_len, temperature, gen, device)[2]
         hits += int(score(task, tok, chunk, comps.cpu())[1].sum())
     return hits / max(1, len(problems))
 
@@ -112,7 +135,7 @@ def answers(model, task, tok: CharTokenizer, problems, n: int = 1, temperature: 
     texts, correct, lengths = [], [], []
     for i in range(0, len(rows), batch_size):
         chunk = rows[i:i + batch_size]
-        comps, mask = generate(model, prompts_tensor(tok, chunk, device), task.max_answer_len, temperature, gen)
+        _, _, comps, mask = generate_answers(model, tok, chunk, task.max_answer_len, temperature, gen, device)
         comps = comps.cpu()
         texts += [tok.decode(r) for r in comps.tolist()]
         correct.append(score(task, tok, chunk, comps)[1])

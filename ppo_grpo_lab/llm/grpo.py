@@ -126,9 +126,9 @@ class GRPOTrainer(LMTrainer):
     """GRPO on a language model, the twin of :class:`~ppo_grpo_lab.ppo.PPOTrainer`.
 
     Args:
-        task, tok, eval_problems: as in :class:`~ppo_grpo_lab.llm.trainer.LMTrainer`.
+        task, tok, eval_problems: as in :class:`~ppo_grpo_lab.llm.trainer.LMTrainer` (``tok`` may be a ``transformers`` one).
         config: a :class:`GRPOConfig` (defaults if None).
-        policy: the model to train in place (default: a fresh :class:`TinyGPT` of ``model_config``).
+        policy: the model to train in place, a TinyGPT or any ``transformers`` causal LM (:mod:`~ppo_grpo_lab.llm.hf_lm`).
         reference: the frozen π_ref (default: a copy of ``policy`` as it is now).
         model_config: size of a fresh policy.
         reward_fn: a reward hook ``(problems, texts, finished) -> (Tensor, [N])`` used as the training reward
@@ -232,31 +232,32 @@ class GRPOTrainer(LMTrainer):
     def _update(self):
         cfg, G, k, q0 = self.config, self.config.group_size, self.q_local, self.q0
         batch = collect_groups(self)  # this rank's rows; rewards of all B groups [B, G]
-        prompts, completions, mask = batch.prompts, batch.completions, batch.mask
+        seqs = (batch.prompts, batch.completions)
         advantages = (group_advantages(batch.rewards, scale=cfg.adv_scale).view(-1)[q0 * G:(q0 + k) * G]
                       if self.advantage_fn is None else hook_advantages(self.advantage_fn, batch, q0, k)).to(self.device)
         with torch.no_grad():  # μ = 1: π_θold is π_θ, its log-probs are the policy pass's, detached (in _optimise)
-            old_lp = (completion_log_probs(self.model, prompts, completions)["log_probs"]  # (k·G, L)
+            old_lp = (completion_log_probs(self.model, *seqs, prompt_mask=batch.prompt_mask)["log_probs"]  # (k·G, L)
                       if cfg.update_epochs > 1 or not self.reuse_policy_log_probs else None)
-            ref_lp = (completion_log_probs(self.reference, prompts, completions)["log_probs"]
+            ref_lp = (completion_log_probs(self.reference, *seqs, prompt_mask=batch.prompt_mask)["log_probs"]
                       if cfg.beta > 0 or self.measure_kl_ref else None)
-        stats, ent, grad_norm = self._optimise(prompts, completions, mask, advantages, old_lp, ref_lp, 0)
+        stats, ent, grad_norm = self._optimise(batch, advantages, old_lp, ref_lp, 0)
         for it in range(1, cfg.update_epochs):  # μ > 1: the entropy is that of the first pass
-            stats, _, grad_norm = self._optimise(prompts, completions, mask, advantages, old_lp, ref_lp, it)
+            stats, _, grad_norm = self._optimise(batch, advantages, old_lp, ref_lp, it)
         rec = {**stats, **batch.metrics(), "stats/entropy": ent, "stats/grad_norm": grad_norm}
         rec["watchdog/collapse"] = float(self._watch(rec))
         return rec
 
-    def _optimise(self, prompts, completions, mask, advantages, old_lp, ref_lp, it: int):
+    def _optimise(self, batch, advantages, old_lp, ref_lp, it: int):
         """One gradient step on this rank's rows; gradients and statistics are summed over the R ranks.
 
         With equal shares of questions the global ``grpo``, ``bnpo`` and ``dr_grpo`` losses are the mean of
         the ranks' losses (weight 1/R); ``dapo`` (a mean over all tokens of all ranks) and the token
         statistics weight each rank by its share of the tokens, n_tok_r / Σ n_tok. R = 1: both weights are 1.
         """
-        cfg = self.config
+        cfg, mask = self.config, batch.mask
         with self.meter.measure():
-            out = completion_log_probs(self.model, prompts, completions, with_entropy=it == 0)
+            out = completion_log_probs(self.model, batch.prompts, batch.completions, with_entropy=it == 0,
+                                       prompt_mask=batch.prompt_mask)
             old = out["log_probs"].detach() if old_lp is None else old_lp  # None: μ = 1, the ratio is exactly 1
             loss, stats = grpo_loss(out["log_probs"], old, ref_lp, advantages, mask, cfg.clip_eps,
                                     cfg.clip_eps_high, cfg.beta, cfg.aggregation)

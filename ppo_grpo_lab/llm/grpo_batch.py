@@ -25,9 +25,8 @@ from torch import Tensor
 
 from .. import distributed as ddp
 from ..group import zero_std_groups
-from .evaluation import prompts_tensor, score
-from .sampling import completion_mask, generate
-from .tokenizer import EOS
+from .evaluation import generate_answers, prompt_batch, score
+from .sampling import completion_mask
 
 __all__ = ["GroupBatch", "score_answers", "keep_groups", "collect_groups", "hook_advantages"]
 
@@ -38,7 +37,8 @@ class GroupBatch:
 
     Attributes:
         problems: this process's k·G problems (each question G times); prompts: (LongTensor, [k·G, P]);
-        completions, mask: (LongTensor / bool Tensor, [k·G, L]).
+        completions, mask: (LongTensor / bool Tensor, [k·G, L]); prompt_mask: (bool Tensor, [k·G, P])
+        False on left padding, or None (no padding).
         rewards: (Tensor, [B, G]) training rewards of the trained groups (all processes).
         sampled: ``{"rewards", "gold", "correct", "lengths"}`` (Tensor, [M·G]) of every answer sampled in
             this update, M ≥ B questions (M = B without dynamic sampling).
@@ -52,6 +52,7 @@ class GroupBatch:
     rewards: Tensor
     sampled: dict[str, Tensor]
     rounds: int = 0
+    prompt_mask: Tensor | None = None
 
     def metrics(self) -> dict[str, Tensor | int]:
         """``reward/*``, ``stats/zero_std_frac`` (sampled groups, before filtering), ``stats/batch_zero_std_frac``
@@ -75,7 +76,7 @@ def score_answers(task, tok, problems, completions: Tensor, reward_fn=None) -> t
     if reward_fn is None:
         return gold, gold, correct
     rows = completions.tolist()
-    texts, finished = [tok.decode(r) for r in rows], [EOS in r for r in rows]
+    texts, finished = [tok.decode(r) for r in rows], [tok.eos_id in r for r in rows]
     rewards = torch.as_tensor(reward_fn(problems, texts, finished)).detach().float().cpu()
     if rewards.shape != (len(problems),):
         raise ValueError(f"reward_fn: expected a Tensor of shape ({len(problems)},) (one reward per answer), "
@@ -89,11 +90,12 @@ def _round(trainer, gather_completions: bool) -> dict:
     G, n_q, k, q0 = cfg.group_size, cfg.batch_size // cfg.group_size, trainer.q_local, trainer.q0
     questions = task.sample(n_q, trainer.rng, "train")  # every rank draws all B, keeps its share
     problems = [p for p in questions[q0:q0 + k] for _ in range(G)]  # each question G times
-    prompts = prompts_tensor(tok, problems, dev)  # (k·G, P): this rank's rows of the B·G
-    completions, mask = generate(trainer.model, prompts, task.max_answer_len, cfg.temperature, trainer.generator,
-                                 shard=(q0 * G, n_q * G))  # (k·G, L)
+    prompts, prompt_mask, completions, mask = generate_answers(  # (k·G, P), (k·G, L): this rank's rows of the B·G
+        trainer.model, tok, problems, task.max_answer_len, cfg.temperature, trainer.generator, dev,
+        shard=(q0 * G, n_q * G))
     rewards, gold, correct = score_answers(task, tok, problems, completions.cpu(), trainer.reward_fn)
-    out = {"questions": questions, "problems": problems, "prompts": prompts, "completions": completions, "mask": mask,
+    out = {"questions": questions, "problems": problems, "prompts": prompts, "prompt_mask": prompt_mask,
+           "completions": completions, "mask": mask,
            "rewards": ddp.all_gather_cat(rewards.to(dev), 0).cpu(),  # (B·G,): statistics are global
            "gold": ddp.all_gather_cat(gold.to(dev), 0).cpu(),
            "correct": ddp.all_gather_cat(correct.to(dev, torch.uint8), 0).cpu().bool(),
@@ -128,7 +130,8 @@ def collect_groups(trainer) -> GroupBatch:
     if not cfg.dynamic_sampling:
         r = _round(trainer, gather_completions=False)
         sampled = {key: r[key] for key in ("rewards", "gold", "correct", "lengths")}
-        return GroupBatch(r["problems"], r["prompts"], r["completions"], r["mask"], r["rewards"].view(n_q, G), sampled)
+        return GroupBatch(r["problems"], r["prompts"], r["completions"], r["mask"], r["rewards"].view(n_q, G), sampled,
+                          prompt_mask=r["prompt_mask"])
     rounds = [_round(trainer, gather_completions=True)]
     while len(rounds) <= cfg.max_resample_rounds:  # decisions from global rewards: every rank agrees
         have = sum(int((~zero_std_groups(r["rewards"].view(-1, G))).sum()) for r in rounds)
@@ -144,8 +147,9 @@ def collect_groups(trainer) -> GroupBatch:
     problems = [questions[int(i)] for i in mine for _ in range(G)]
     comps = torch.cat([r["all_completions"] for r in rounds]).view(-1, G, rounds[0]["completions"].shape[1])
     completions = comps[mine].flatten(0, 1)  # (k·G, L)
-    return GroupBatch(problems, prompts_tensor(trainer.tok, problems, trainer.device), completions,
-                      completion_mask(completions), rewards_mg[keep], sampled, len(rounds) - 1)
+    prompts, prompt_mask = prompt_batch(trainer.tok, problems, trainer.device)
+    return GroupBatch(problems, prompts, completions, completion_mask(completions, trainer.tok.eos_id), rewards_mg[keep],
+                      sampled, len(rounds) - 1, prompt_mask)
 
 
 def hook_advantages(advantage_fn, batch: GroupBatch, q0: int, k: int) -> Tensor:

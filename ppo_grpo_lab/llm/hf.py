@@ -23,21 +23,19 @@ GPT-2's own ``gelu_new``, scaled or reordered attention, another MLP width or La
 refused with a ValueError that names the field. Dropout only acts in training mode: a GPT-2 with
 dropout converts to a TinyGPT without it. The tokenizer side builds a ``PreTrainedTokenizerFast``
 whose ids are :class:`~ppo_grpo_lab.llm.tokenizer.CharTokenizer`'s (PAD 0, BOS 1, EOS 2, then one
-id per character), BOS added in front as ``encode`` does. :class:`CausalLMAdapter` gives any
-``transformers`` causal LM TinyGPT's call signature, so that :func:`~ppo_grpo_lab.llm.generate`,
-:func:`~ppo_grpo_lab.llm.completion_log_probs` and :func:`~ppo_grpo_lab.llm.train_grpo` run on it
-(with token ids from a tokenizer whose PAD/BOS/EOS are 0/1/2, as CharTokenizer's and
-:func:`tokenizer_to_hf`'s are).
+id per character), BOS added in front as ``encode`` does. :class:`CausalLMAdapter` (from
+:mod:`~ppo_grpo_lab.llm.hf_lm`, with the tokenizer side :class:`~ppo_grpo_lab.llm.hf_lm.HFTokenizer`)
+gives any ``transformers`` causal LM TinyGPT's call signature, so that :func:`~ppo_grpo_lab.llm.generate`,
+:func:`~ppo_grpo_lab.llm.completion_log_probs` and the trainers run on it.
 
 ``transformers`` and ``tokenizers`` are optional: ``pip install "ppo-grpo-lab[hf]"``. They are
 imported when a function here is called, never by ``import ppo_grpo_lab``.
 """
 from __future__ import annotations
 
-import inspect
-
 import torch
 
+from .hf_lm import CausalLMAdapter
 from .model import GPTConfig, TinyGPT
 from .tokenizer import CharTokenizer
 
@@ -201,41 +199,3 @@ def tokenizer_to_hf(tok: CharTokenizer):
     core.add_special_tokens(list(specials))
     return tf.PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<bos>", eos_token="<eos>",
                                       pad_token="<pad>", model_max_length=10**6)
-
-
-class CausalLMAdapter(torch.nn.Module):
-    """A ``transformers`` causal LM behind TinyGPT's interface: ``model(idx, past, pos_offset) -> (logits, past)``.
-
-    ``logits`` are (Tensor, [B, T, V]); ``past`` is the library's own cache object, passed back
-    unchanged on the next call (one new position per call, at ``pos_offset``). Rows are never
-    left-padded here (prompts have equal length), so no attention mask is needed: padding after
-    EOS only follows the tokens it could disturb. Parameters are the wrapped model's.
-
-    Args:
-        model: e.g. ``GPT2LMHeadModel``, ``LlamaForCausalLM``, ``Qwen2ForCausalLM`` (anything whose
-            ``forward(input_ids, position_ids, use_cache, <cache>)`` returns ``.logits`` and the cache).
-    """
-
-    def __init__(self, model):
-        super().__init__()
-        params = inspect.signature(model.forward).parameters
-        # transformers 5 calls the cache argument ``cache``; 4.x ``past_key_values``
-        self.cache_arg = "cache" if "cache" in params else "past_key_values"
-        if self.cache_arg not in params or "position_ids" not in params:
-            raise ValueError(f"model: expected a causal LM whose forward takes position_ids and a KV cache, "
-                             f"got {type(model).__name__}")
-        self.model = model
-
-    def forward(self, idx, past=None, pos_offset: int = 0):
-        """Logits (B, T, V) for the next token at every position, and the cache (see the class docstring)."""
-        if idx.ndim != 2:
-            raise ValueError(f"idx: expected a 2-D LongTensor [B, T], got shape {tuple(idx.shape)}")
-        B, T = idx.shape
-        pos = torch.arange(pos_offset, pos_offset + T, device=idx.device).expand(B, T)  # (B, T)
-        kw = {} if past is None else {self.cache_arg: past}
-        out = self.model(input_ids=idx, position_ids=pos, use_cache=True, **kw)
-        return out.logits, getattr(out, self.cache_arg)
-
-    def num_params(self) -> int:
-        """Number of parameters of the wrapped model."""
-        return sum(p.numel() for p in self.parameters())

@@ -7,8 +7,12 @@ Generation draws each answer token from the tempered softmax
     o_t \\sim \\operatorname{softmax}(z_t / \\tau), \\qquad z_t = \\text{logits}(q, o_{<t})
 
 (τ → 0: greedy argmax). After a row emits EOS it only receives PAD. Shapes: prompts
-``[B, P]`` (equal length), answers ``[B, L]`` with a ``mask`` ``[B, L]`` that is True for
-each real answer token up to and including EOS.
+``[B, P]``, answers ``[B, L]`` with a ``mask`` ``[B, L]`` that is True for
+each real answer token up to and including EOS. Prompts of unequal length come left-padded with a
+``prompt_mask`` ``[B, P]`` (False on padding, as a ``transformers`` tokenizer returns it); the model is
+then called with ``attention_mask`` (the prompt mask followed by ones for the answer), from which a
+``transformers`` model (:class:`~ppo_grpo_lab.llm.hf.CausalLMAdapter`) derives each token's position.
+EOS and PAD default to :class:`~ppo_grpo_lab.llm.tokenizer.CharTokenizer`'s ids; pass a tokenizer's own.
 
 :func:`completion_log_probs` re-scores given answers in one parallel forward pass:
 ``log π(o_t | q, o_<t)`` ``[B, L]``, the per-token entropy ``[B, L]`` and, for a model
@@ -27,24 +31,40 @@ from .tokenizer import EOS, PAD
 __all__ = ["generate", "completion_mask", "completion_log_probs"]
 
 
-def completion_mask(completions: Tensor) -> Tensor:
-    """(bool Tensor, [B, L]) True up to and including the first EOS of each row (all True if none)."""
+def completion_mask(completions: Tensor, eos_id: int = EOS) -> Tensor:
+    """(bool Tensor, [B, L]) True up to and including the first ``eos_id`` of each row (all True if none)."""
     if completions.ndim != 2:
         raise ValueError(f"completions: expected a 2-D LongTensor [B, L], got shape {tuple(completions.shape)}")
-    is_eos = (completions == EOS).long()
+    is_eos = (completions == eos_id).long()
     before = torch.cumsum(is_eos, dim=1) - is_eos  # EOS tokens strictly before t
     return before == 0
+
+
+def _draw(z: Tensor, temperature: float, generator, shard) -> Tensor:
+    """Next tokens (LongTensor, [B]) from logits z (B, V): argmax for τ = 0, else a tempered draw. With a
+    ``shard`` the random numbers are drawn for all rows of the batch (others: uniform placeholders).
+    """
+    if temperature == 0:
+        return z.argmax(dim=-1)
+    probs = F.softmax(z / temperature, dim=-1)
+    if shard is None:
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    rows = slice(shard[0], shard[0] + z.shape[0])
+    full = torch.full((shard[1], probs.shape[1]), 1.0 / probs.shape[1], device=probs.device)
+    full[rows] = probs
+    return torch.multinomial(full, 1, generator=generator).squeeze(1)[rows]
 
 
 @torch.no_grad()
 def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1.0,
              generator: torch.Generator | None = None, use_cache: bool = True,
-             shard: tuple[int, int] | None = None) -> tuple[Tensor, Tensor]:
+             shard: tuple[int, int] | None = None, prompt_mask: Tensor | None = None,
+             eos_id: int = EOS, pad_id: int = PAD) -> tuple[Tensor, Tensor]:
     """Sample answers for a batch of prompts.
 
     Args:
-        model: a :class:`~ppo_grpo_lab.llm.model.TinyGPT`.
-        prompts: (LongTensor, [B, P]) prompts starting with BOS.
+        model: a :class:`~ppo_grpo_lab.llm.model.TinyGPT` (or a :class:`~ppo_grpo_lab.llm.hf.CausalLMAdapter`).
+        prompts: (LongTensor, [B, P]) prompts (left-padded if ``prompt_mask`` is given).
         max_new_tokens: L, the longest answer (EOS included).
         temperature: τ >= 0; 0 means greedy.
         generator: a ``torch.Generator`` on the model's device for reproducible draws.
@@ -52,12 +72,16 @@ def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1
         shard: ``(offset, total)`` when these B prompts are rows ``offset … offset+B−1`` of a batch of
             ``total`` split over processes (``torch.distributed``): the random numbers are drawn for all
             ``total`` rows, as one process would draw them, and generation stops when every process is done.
+        prompt_mask: (bool Tensor, [B, P]) False on left padding; None: no padding (the model is called
+            without ``attention_mask``).
+        eos_id, pad_id: the tokenizer's EOS and PAD ids.
 
     Returns:
         ``(completions, mask)``: (LongTensor, [B, L]) PAD after EOS, and (bool Tensor, [B, L]).
     """
-    if prompts.ndim != 2:
-        raise ValueError(f"prompts: expected a 2-D LongTensor [B, P], got shape {tuple(prompts.shape)}")
+    if prompts.ndim != 2 or (prompt_mask is not None and prompt_mask.shape != prompts.shape):
+        raise ValueError(f"prompts, prompt_mask: expected a 2-D LongTensor [B, P] and None or a mask of its shape, "
+                         f"got {tuple(prompts.shape)} and {None if prompt_mask is None else tuple(prompt_mask.shape)}")
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens: expected an integer >= 1, got {max_new_tokens}")
     if temperature < 0:
@@ -65,42 +89,31 @@ def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1
     was_training = model.training
     model.eval()
     B, P = prompts.shape
-    seq, past, out = prompts, None, []
+    out = torch.full((B, max_new_tokens), pad_id, dtype=torch.long, device=prompts.device)  # filled in place
+    attn = None if prompt_mask is None else F.pad(prompt_mask.long(), (0, max_new_tokens), value=1)  # (B, P + L)
+    kw, past = {}, None
     done = torch.zeros(B, dtype=torch.bool, device=prompts.device)
     for t in range(max_new_tokens):
-        if use_cache:
-            inp, offset = (seq, 0) if past is None else (seq[:, -1:], seq.shape[1] - 1)
-            logits, past = model(inp, past=past, pos_offset=offset)
+        if attn is not None:
+            kw = {"attention_mask": attn[:, :P + t]}
+        if not use_cache:
+            logits, _ = model(torch.cat([prompts, out[:, :t]], dim=1), **kw)
+        elif past is None:
+            logits, past = model(prompts, **kw)
         else:
-            logits, _ = model(seq)
-        z = logits[:, -1, :].float()  # (B, V)
-        if temperature == 0:
-            nxt = z.argmax(dim=-1)
-        else:
-            probs = F.softmax(z / temperature, dim=-1)
-            rows = slice(None)
-            if shard is not None:  # other processes' rows: uniform placeholders (the draws do not depend on them)
-                rows = slice(shard[0], shard[0] + B)
-                full = torch.full((shard[1], probs.shape[1]), 1.0 / probs.shape[1], device=probs.device)
-                full[rows] = probs
-                probs = full
-            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)[rows]
-        nxt = torch.where(done, torch.full_like(nxt, PAD), nxt)
-        out.append(nxt)
-        done = done | (nxt == EOS)
-        seq = torch.cat([seq, nxt[:, None]], dim=1)
+            logits, past = model(out[:, t - 1:t], past=past, pos_offset=P + t - 1, **kw)
+        nxt = _draw(logits[:, -1, :].float(), temperature, generator, shard)
+        out[:, t] = nxt.masked_fill_(done, pad_id)
+        done |= nxt == eos_id
         left = (~done).sum().reshape(1)  # rows still answering (summed over the processes of a shard)
         if int((all_reduce_sum(left) if shard is not None else left)[0]) == 0:
             break
-    completions = torch.stack(out, dim=1)  # (B, L')
-    if completions.shape[1] < max_new_tokens:
-        completions = F.pad(completions, (0, max_new_tokens - completions.shape[1]), value=PAD)
     model.train(was_training)
-    return completions, completion_mask(completions)
+    return out, completion_mask(out, eos_id)
 
 
 def completion_log_probs(model, prompts: Tensor, completions: Tensor, with_entropy: bool = False,
-                         with_values: bool = False) -> dict[str, Tensor]:
+                         with_values: bool = False, prompt_mask: Tensor | None = None) -> dict[str, Tensor]:
     """Per-token log-probabilities of given answers (differentiable).
 
     Args:
@@ -109,6 +122,7 @@ def completion_log_probs(model, prompts: Tensor, completions: Tensor, with_entro
         completions: (LongTensor, [B, L]).
         with_entropy: also return ``entropy`` [B, L] of π(·| q, o_<t).
         with_values: also return ``values`` [B, L] = V(s_t) (model needs a value head).
+        prompt_mask: (bool Tensor, [B, P]) False on left padding (passed on as ``attention_mask``); None: none.
 
     Returns:
         dict with ``log_probs`` (Tensor, [B, L]) and the optional extras.
@@ -118,10 +132,13 @@ def completion_log_probs(model, prompts: Tensor, completions: Tensor, with_entro
                          f"got {tuple(prompts.shape)} and {tuple(completions.shape)}")
     P = prompts.shape[1]
     seq = torch.cat([prompts, completions], dim=1)[:, :-1]  # (B, P + L - 1): inputs that predict each answer token
+    if prompt_mask is not None and prompt_mask.shape != prompts.shape:
+        raise ValueError(f"prompt_mask: expected shape {tuple(prompts.shape)}, got {tuple(prompt_mask.shape)}")
+    kw = {} if prompt_mask is None else {"attention_mask": F.pad(prompt_mask.long(), (0, seq.shape[1] - P), value=1)}
     if with_values:
-        logits, values = model.logits_and_values(seq)
+        logits, values = model.logits_and_values(seq, **kw)
     else:
-        logits, _ = model(seq)
+        logits, _ = model(seq, **kw)
     logits = logits[:, P - 1:, :].float()  # (B, L, V): position P-1+t predicts o_t
     log_probs = torch.log_softmax(logits, dim=-1).gather(-1, completions.unsqueeze(-1)).squeeze(-1)  # (B, L)
     out = {"log_probs": log_probs}

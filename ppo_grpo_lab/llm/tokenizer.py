@@ -67,6 +67,13 @@ class CharTokenizer:
             raise ValueError(f"texts: expected prompts of equal length (fixed-width formatting), got lengths {sorted(lengths)}")
         return torch.tensor(rows, dtype=torch.long)
 
+    def encode_prompts(self, texts: list[str]) -> tuple[Tensor, None]:
+        """``(ids, None)``: (LongTensor, [B, P]) from :meth:`encode_batch`, and no padding mask (every prompt
+        has the same length). The trainers encode prompts through this method, which
+        :class:`~ppo_grpo_lab.llm.hf_lm.HFTokenizer` implements with left padding and a mask.
+        """
+        return self.encode_batch(texts), None
+
     def decode_batch(self, ids: Tensor) -> list[str]:
         """Decode each row of (LongTensor, [B, L])."""
         return [self.decode(row) for row in ids]

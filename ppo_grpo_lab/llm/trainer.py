@@ -39,6 +39,7 @@ from ..device import resolve_device
 from ..history import History
 from ..progress import tqdm
 from .evaluation import accuracy
+from .hf_lm import as_model, as_tokenizer
 from .memory import SavedTensorMeter, state_bytes
 from .model import GPTConfig, TinyGPT
 
@@ -51,7 +52,8 @@ class LMTrainer:
 
     Args:
         task: an ``AdditionTask``, ``CountdownTask`` (anything with ``sample``, ``reward``, ``max_answer_len``).
-        tok: the :class:`~ppo_grpo_lab.llm.tokenizer.CharTokenizer`.
+        tok: the :class:`~ppo_grpo_lab.llm.tokenizer.CharTokenizer`, or a ``transformers`` tokenizer (wrapped in
+            :class:`~ppo_grpo_lab.llm.hf_lm.HFTokenizer`; see :mod:`~ppo_grpo_lab.llm.hf_lm`).
         config: the trainer's config (``num_updates``, ``eval_every``, ``seed``, ``device``, ``progress``).
         eval_problems: held-out problems for ``eval/accuracy`` (None: no evaluation).
     """
@@ -64,7 +66,7 @@ class LMTrainer:
     def __init__(self, task, tok, config, eval_problems=None):
         if not isinstance(config, self.config_class):
             raise ValueError(f"config: expected a {self.config_class.__name__}, got {type(config).__name__}")
-        self.task, self.tok, self.config, self.eval_problems = task, tok, config, eval_problems
+        self.task, self.tok, self.config, self.eval_problems = task, as_tokenizer(tok), config, eval_problems
         self.rank, self.world_size, self.device = ddp.setup(resolve_device(config.device))
         self.rng = np.random.default_rng(config.seed)  # the prompt stream
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)  # sampling
@@ -144,6 +146,9 @@ class LMTrainer:
         """Write the checkpoint described in the module docstring (rank 0 only under ``torchrun``)."""
         if self.rank != 0:
             return
+        if not isinstance(self.policy, TinyGPT):
+            raise ValueError(f"save: expected a TinyGPT policy, got {type(self.policy).__name__}; save a transformers "
+                             "model with trainer.policy.model.save_pretrained(path)")
         save_checkpoint(path, self.kind, {
             "config": self.config.to_dict(), "model_config": dataclasses.asdict(self.policy.cfg),
             "task": getattr(self.task, "name", type(self.task).__name__),
@@ -186,7 +191,9 @@ def policy_and_reference(policy: TinyGPT | None, reference: TinyGPT | None, mode
                          vocab_size: int, seed: int, device: torch.device) -> tuple[TinyGPT, TinyGPT]:
     """The trained policy (a fresh :class:`TinyGPT` seeded with ``seed`` when ``policy`` is None) in train
     mode, and the frozen reference (a copy of the policy when ``reference`` is None) in eval mode, on ``device``.
+    A ``transformers`` model is wrapped in :class:`~ppo_grpo_lab.llm.hf_lm.CausalLMAdapter`.
     """
+    policy, reference = as_model(policy), as_model(reference)
     if policy is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
