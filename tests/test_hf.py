@@ -234,8 +234,14 @@ def _batch(seed):
     return lp, old, ref, adv, mask
 
 
-AGG = ["grpo", "dr_grpo", "dapo", pytest.param("bnpo", marks=pytest.mark.skipif(
-    "bnpo" not in AGGREGATIONS, reason="bnpo not in ppo_grpo_lab.aggregation.AGGREGATIONS yet"))]
+AGG = list(AGGREGATIONS)  # grpo, bnpo, dr_grpo, dapo: each is also a TRL loss_type of the same name
+
+
+def test_every_aggregation_of_ours_is_compared_with_trl():
+    trl = pytest.importorskip("trl")
+    assert set(AGG) == {"grpo", "bnpo", "dr_grpo", "dapo"}
+    doc = inspect.getsource(trl.GRPOConfig)  # TRL documents its loss types in GRPOConfig's docstring
+    assert all(f'`"{name}"`' in doc for name in AGG)
 
 
 @pytest.mark.parametrize("aggregation", AGG)
@@ -266,9 +272,10 @@ def test_grpo_loss_equals_trl_loss_and_gradient(trl_trainer, aggregation, clip_e
     assert lp_ours.grad.abs().sum() > 0 and (lp_ours.grad[~mask] == 0).all()
 
 
-@pytest.mark.parametrize("aggregation", ["grpo", "dapo"])
+@pytest.mark.parametrize("aggregation", AGG)
 def test_grpo_step_through_both_models_gives_the_same_loss_and_weight_gradients(trl_trainer, aggregation):
-    """End to end: TRL scores the answers with the converted model (its own log-prob pass), we with TinyGPT."""
+    """End to end: TRL scores the answers with the converted model (its own log-prob pass), we with TinyGPT;
+    every aggregation both libraries have (TRL's loss_type grpo, bnpo, dr_grpo, dapo = ours by name)."""
     trainer, model = trl_trainer
     policy = model.train()
     tok, task = CharTokenizer(), AdditionTask(digits=1)
