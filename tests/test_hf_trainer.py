@@ -72,6 +72,10 @@ def test_hf_tokenizer_left_pads_with_a_mask_and_decodes_to_eos():
     assert as_tokenizer(char) is char and char.encode_prompts(["1+2="])[1] is None
     with pytest.raises(ValueError, match="tokenizer"):
         as_tokenizer("0123")
+    hf_tok = bridge.tokenizer_to_hf(CharTokenizer())  # an instruct model's chat template, in miniature
+    hf_tok.chat_template = "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}="
+    chat = HFTokenizer(hf_tok, chat=True, format_prompt=lambda p: "0" + p.rstrip("="))
+    assert chat.encode_prompts(["1+2="])[0].tolist() == [[1, 3, 4, 13, 5, 16]]  # BOS once, from the template
 
 
 @pytest.mark.parametrize("name", list(MODELS))
