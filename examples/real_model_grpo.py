@@ -45,9 +45,12 @@ def is_chat(tokenizer) -> bool:
 
 def train_ours(model, tokenizer, task, steps: int, batch_size: int, group_size: int, lr: float, beta: float,
                seed: int, device: str):
-    """GRPO with :class:`~ppo_grpo_lab.llm.GRPOTrainer`; returns the trainer (``trainer.history``, ``trainer.policy``)."""
+    """GRPO with :class:`~ppo_grpo_lab.llm.GRPOTrainer`; returns the trainer (``trainer.history``, ``trainer.policy``).
+
+    ``model`` is a ``transformers`` causal LM (or a TinyGPT), ``tokenizer`` its tokenizer (or a CharTokenizer).
+    """
     chat = is_chat(tokenizer)
-    tok = HFTokenizer(tokenizer, chat=chat, format_prompt=(lambda p: INSTRUCTION + p) if chat else None)
+    tok = HFTokenizer(tokenizer, chat=True, format_prompt=lambda p: INSTRUCTION + p) if chat else tokenizer
     cfg = GRPOConfig(num_updates=steps, batch_size=batch_size, group_size=group_size, learning_rate=lr, beta=beta,
                      update_epochs=1, clip_eps=0.2, aggregation="grpo", temperature=1.0, max_grad_norm=1.0,
                      eval_every=0, seed=seed, device=device, progress=False)
@@ -78,6 +81,7 @@ def train_trl(model, tokenizer, task, steps: int, batch_size: int, group_size: i
     ``model`` is a model name or folder (TRL loads π_ref from it when β > 0) or a model object (β = 0).
     """
     import datasets
+    import transformers
     import trl
 
     chat = is_chat(tokenizer)
@@ -95,6 +99,7 @@ def train_trl(model, tokenizer, task, steps: int, batch_size: int, group_size: i
                           disable_tqdm=True, seed=seed)
     trainer = trl.GRPOTrainer(model=model, processing_class=tokenizer, args=args, train_dataset=data,
                               reward_funcs=lambda **kw: reward(eos_token_id=eos, **kw), callbacks=list(callbacks))
+    trainer.remove_callback(transformers.PrinterCallback)  # no dict of numbers printed per step
     trainer.train()
     return trainer
 
