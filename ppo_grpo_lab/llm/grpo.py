@@ -45,7 +45,7 @@ from .model import GPTConfig, TinyGPT
 from .sampling import completion_log_probs
 from .sft import SFTConfig, SFTTrainer
 from .trainer import LMTrainer, policy_and_reference
-from .watchdog import COLLAPSE_HINT, is_collapsed
+from .watchdog import collapse_message, is_collapsed
 
 __all__ = ["GRPOConfig", "GRPOTrainer", "train_grpo"]
 
@@ -227,7 +227,7 @@ class GRPOTrainer(LMTrainer):
         """A sentence for logs and summaries when the watchdog fired, else None."""
         if self.collapsed_at is None:
             return None
-        return f"GRPO update {self.collapsed_at}: {COLLAPSE_HINT} (now {self.config.learning_rate:g})"
+        return collapse_message("GRPO", self.collapsed_at, self.config)
 
     def _update(self):
         cfg, G, k, q0 = self.config, self.config.group_size, self.q_local, self.q0

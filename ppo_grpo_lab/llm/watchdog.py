@@ -10,7 +10,7 @@ gradient signal: ``stats/zero_std_frac`` â†’ 1) and the policy drifts far from Ï
 """
 from __future__ import annotations
 
-__all__ = ["COLLAPSE_HINT", "is_collapsed"]
+__all__ = ["COLLAPSE_HINT", "is_collapsed", "collapse_message"]
 
 COLLAPSE_HINT = ("the policy collapsed (reward fell to ~0, KL to the reference exploded, groups have no reward "
                  "spread); likely fix: lower learning_rate (e.g. halve it; 1e-4 is a safe start for this model), "
@@ -29,3 +29,9 @@ def is_collapsed(reward_mean: float, reward_start: float, kl_ref: float, zero_st
         (True, False)
     """
     return reward_start > 0 and reward_mean < drop * reward_start and kl_ref > kl_limit and zero_std_frac >= flat
+
+
+def collapse_message(method: str, update: int, config) -> str:
+    """The warning a trainer gives once: where it collapsed, the hint, and the current step-size settings."""
+    return (f"{method} update {update}: {COLLAPSE_HINT} (now learning_rate {config.learning_rate:g}, "
+            f"beta {config.beta:g})")
