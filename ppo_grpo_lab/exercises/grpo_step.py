@@ -23,7 +23,7 @@ def grpo_step(policy, reference, optimizer, prompts, completions, mask, old_log_
        (without), e.g. ``completion_log_probs(model, prompts, completions)["log_probs"]`` [Q·G, L].
     3. Per token: ``x = min(r Â, clip(r, 1−ε, 1+ε) Â) − β k3``, with ``r = exp(log π_θ − log π_old)``
        and ``k3 = exp(log π_ref − log π_θ) − 1 − (log π_ref − log π_θ)``.
-    4. Loss ``= −aggregate(x, mask)`` over the real tokens only (|o_i| = real tokens of answer i):
+    4. Loss ``= −aggregate(x, mask)`` over the real tokens only (``|o_i|`` = real tokens of answer i):
 
        - ``"grpo"``: mean over each answer's tokens, then over the Q·G answers;
        - ``"bnpo"`` and ``"dapo"``: sum over all real tokens / their number (one process: the same);

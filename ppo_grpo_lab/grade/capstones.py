@@ -8,7 +8,7 @@ float32 transformers (GRPO); the optimizers are mostly plain SGD with large step
 loss moves the parameters far beyond the tolerance while rounding differences between correct
 answers (whose Adam steps near zero gradients would amplify) stay far below it; the float32 GRPO
 cases that use Adam give it ε = 1e-3 for the same reason (a gradient of 1e-8 from rounding would
-otherwise take a step of lr · g / (|g| + ε), a large fraction of lr, in either direction).
+otherwise take a step of ``lr · g / (abs(g) + ε)``, a large fraction of lr, in either direction).
 
 A submission must assemble the pieces itself: a property check fails it when it calls the
 package's own loss for the exercise (``grpo_loss``, ``clipped_surrogate``...), directly or through
