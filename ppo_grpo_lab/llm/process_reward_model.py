@@ -38,14 +38,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import as_bool_mask, as_tensor, check_bool, check_int, check_range, check_same_shape
-from ..config import TrainerConfig
+from .._checks import as_bool_mask, as_tensor, check_bool, check_int, check_same_shape
 from ..device import resolve_device
 from ..history import History
 from ..process import process_advantages
 from ..progress import tqdm
 from .evaluation import prompts_tensor
 from .model import GPTConfig, TinyGPT
+from .reward_model import RewardModelConfig
 from .step_reward import step_rewards_from_completions
 
 __all__ = ["ProcessRewardModel", "ProcessRewardModelConfig", "step_bce_loss", "train_process_reward_model",
@@ -121,7 +121,7 @@ class ProcessRewardModel(nn.Module):
 
 
 @dataclass(kw_only=True)
-class ProcessRewardModelConfig(TrainerConfig):
+class ProcessRewardModelConfig(RewardModelConfig):
     """PRM training settings.
 
     Attributes:
@@ -133,21 +133,7 @@ class ProcessRewardModelConfig(TrainerConfig):
         eval_every: held-out step accuracy every this many steps (and at the last); 0: only at the last.
     """
 
-    num_updates: int = 300
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    eval_every: int = 0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_int("num_updates", self.num_updates, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_int("eval_every", self.eval_every, 0)
-        check_range("learning_rate", self.learning_rate, 0.0, float("inf"), low_open=True)
-        check_range("weight_decay", self.weight_decay, 0.0, float("inf"))
-        check_range("max_grad_norm", self.max_grad_norm, 0.0, float("inf"), low_open=True)
+    # the same fields, defaults and validation as the outcome reward model's (RewardModelConfig)
 
 
 def _labelled(task, tok, problems, completions: Tensor):
