@@ -232,10 +232,24 @@ def _patch_codeautolink() -> None:
     CodeBlockAnalyser.depart_section = depart_section
 
 
+def _drop_sourceless_modules(app):
+    """sphinx.ext.viewcode lists, on its "Module code" index, every module it looked at, including
+    those it found no source for (it marks them False and writes no page): a class attribute whose
+    value is a builtin (``config_class = object``) adds ``builtins`` and a broken link. Forget those
+    before viewcode writes its pages (html-collect-pages, run before viewcode's handler).
+    """
+    modules = getattr(app.builder.env, "_viewcode_modules", None)
+    if modules:
+        for name in [name for name, entry in modules.items() if not entry]:
+            del modules[name]
+    return []
+
+
 def setup(app):
     _patch_codeautolink()
     app.add_directive("ppo-api", PpoApiDirective)
     app.connect("autodoc-process-docstring", _process_docstring, priority=900)  # after napoleon
     app.connect("missing-reference", _resolve_alias)
     app.connect("build-finished", _report)
+    app.connect("html-collect-pages", _drop_sourceless_modules, priority=100)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
