@@ -34,7 +34,7 @@ def ppo_update(policy, optimizer, obs, actions, old_log_probs, advantages, gener
         old_log_probs: (Tensor, [N]) ``log π_θold(a_i|s_i)`` when the rollout was collected (no gradient).
         advantages: (Tensor, [N]) ``A_i``.
         generator: ``torch.Generator`` for the minibatch orders (one ``randperm`` per epoch, nothing else).
-        epochs: μ >= 1, passes over the rollout.
+        epochs: K >= 1, passes over the rollout.
         minibatch_size: M >= 1 exams per gradient step.
         clip_eps: ε > 0.
 

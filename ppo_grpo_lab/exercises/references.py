@@ -94,7 +94,7 @@ __all__ += ["ppo_update", "grpo_step"]
 
 def ppo_update(policy, optimizer, obs, actions, old_log_probs, advantages, generator, epochs, minibatch_size,
                clip_eps):
-    """μ epochs × shuffled minibatches of one optimizer step each on the clipped loss (chapter 3)."""
+    """K epochs × shuffled minibatches of one optimizer step each on the clipped loss (chapter 3)."""
     import torch
     n = actions.shape[0]
     for _ in range(epochs):
