@@ -82,7 +82,7 @@ def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1
         prompt_mask: (bool Tensor, [B, P]) False on left padding; None: no padding (the model is called
             without ``attention_mask``).
         eos_id, pad_id: the tokenizer's EOS and PAD ids.
-        share_prefixes: run each distinct (prompt, answer so far) once per step (:func:`_generate_shared`;
+        share_prefixes: run each distinct (prompt, answer so far) once per step (``_generate_shared``;
             a TinyGPT, ``use_cache`` and no ``prompt_mask``). The same draws up to float rounding.
 
     Returns:
@@ -219,7 +219,7 @@ def completion_log_probs(model, prompts: Tensor, completions: Tensor, with_entro
         with_values: also return ``values`` [B, L] = V(s_t) (model needs a value head).
         prompt_mask: (bool Tensor, [B, P]) False on left padding (passed on as ``attention_mask``); None: none.
         share_prefixes: run each distinct prompt and each distinct (prompt, answer) once
-            (:func:`_shared_prefix_logits`; a TinyGPT, no ``prompt_mask``, not ``with_values``). The same
+            (``_shared_prefix_logits``; a TinyGPT, no ``prompt_mask``, not ``with_values``). The same
             values and gradients up to float rounding.
 
     Returns:
