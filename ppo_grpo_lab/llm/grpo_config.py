@@ -51,7 +51,7 @@ class GRPOConfig(TrainerConfig):
             :func:`~ppo_grpo_lab.llm.sampling.generate` and :func:`~ppo_grpo_lab.llm.sampling.completion_log_probs`).
             The same function computed on fewer rows: results change only at float rounding (~1e-7), which can
             flip a sampled token and so move a run's numbers; the chapters' numbers are those with it off.
-            About 1.5–2× less CPU per GRPO step on the chapters' tasks (benchmarks/README.md). A
+            A step then takes ~0.7× the CPU time (chapter 11's model, seeds 11–13; benchmarks/README.md). A
             ``transformers`` policy raises a ValueError.
     """
 
