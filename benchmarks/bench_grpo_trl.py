@@ -11,10 +11,15 @@ the backward pass and the optimizer step.
 
 We print milliseconds per step (wall, and process CPU time beside it), the ratio ours/TRL, the mean
 reward of the first and last steps of each run (the two should learn alike), and the machine load.
-Ours: (time of ``train_grpo`` for n steps) / n after a warm-up run. TRL: the mean over steps 2..n+1 of
-the time between consecutive ``on_step_end`` callbacks (its setup and first step are left out).
+Ours runs twice, as the chapters run it (``share_prefixes=False``, the default) and with the speed switch
+``GRPOConfig(share_prefixes=True)`` (each distinct prompt and (prompt, answer so far) run once; equal up to
+float rounding). Ours: (time of ``train_grpo`` for n steps) / n after a warm-up run. TRL: the mean over
+steps 2..n+1 of the time between consecutive ``on_step_end`` callbacks (its setup and first step are left out).
 
-    .venv/bin/python benchmarks/bench_grpo_trl.py [--steps 10] [--sft-steps 300]
+    .venv/bin/python benchmarks/bench_grpo_trl.py [--steps 10] [--sft-steps 300] [--seeds 11 12 13] [--no-trl] [--md grpo_trl.md]
+
+Seeds: the SFT model is trained with seed 0; each GRPO seed (sampling, question stream) runs every
+library row. The defaults 11, 12, 13 were never used to pick any setting of ours.
 
 Needs the bench extra: ``pip install -e '.[bench]' -c constraints.txt``.
 """
@@ -60,10 +65,12 @@ def sft_model(sft_steps: int):
     return tok, task, model.eval()
 
 
-def run_ours(model, task, tok, steps: int) -> dict:
+def run_ours(model, task, tok, steps: int, seed: int = 0, share: bool = False) -> dict:
     cfg = dict(batch_size=B, group_size=G, update_epochs=MU, beta=BETA, clip_eps=EPS, aggregation="grpo",
-               learning_rate=LR, temperature=TEMP, max_grad_norm=1.0, eval_every=0, seed=0, device="cpu",
+               learning_rate=LR, temperature=TEMP, max_grad_norm=1.0, eval_every=0, seed=seed, device="cpu",
                progress=False)
+    if share:
+        cfg["share_prefixes"] = True
     train_grpo(copy.deepcopy(model), copy.deepcopy(model), task, tok, _config(GRPOConfig, num_updates=2, **cfg))
     (w0, c0) = _clock()
     hist = train_grpo(copy.deepcopy(model), copy.deepcopy(model), task, tok,
@@ -73,7 +80,7 @@ def run_ours(model, task, tok, steps: int) -> dict:
     return {"wall_ms": 1e3 * (w1 - w0) / steps, "cpu_ms": 1e3 * (c1 - c0) / steps, "rewards": rewards}
 
 
-def run_trl(model, task, tok, steps: int) -> dict:
+def run_trl(model, task, tok, steps: int, seed: int = 0) -> dict:
     import datasets
     import transformers
     import trl
@@ -88,7 +95,7 @@ def run_trl(model, task, tok, steps: int) -> dict:
             self.marks.append(_clock())
 
     by_prompt = {}
-    problems = task.sample((steps + 1) * (B // G), np.random.default_rng(0), "train")
+    problems = task.sample((steps + 1) * (B // G), np.random.default_rng(seed), "train")
     for p in problems:
         by_prompt[p.prompt] = p
 
@@ -102,7 +109,7 @@ def run_trl(model, task, tok, steps: int) -> dict:
                               loss_type="grpo", scale_rewards="group", temperature=TEMP, learning_rate=LR,
                               lr_scheduler_type="constant", max_grad_norm=1.0, max_steps=steps + 1, bf16=False,
                               gradient_checkpointing=False, use_bias_correction_kl=False, use_cpu=True,
-                              report_to=[], save_strategy="no", logging_steps=1, disable_tqdm=True, seed=0)
+                              report_to=[], save_strategy="no", logging_steps=1, disable_tqdm=True, seed=seed)
         timer = Timer()
         trainer = trl.GRPOTrainer(model=tmp, reward_funcs=reward, args=args, processing_class=tokenizer_to_hf(tok),
                                   train_dataset=datasets.Dataset.from_dict({"prompt": [p.prompt for p in problems]}),
@@ -116,10 +123,21 @@ def run_trl(model, task, tok, steps: int) -> dict:
             "threads": torch.get_num_threads()}
 
 
+def _trl_available() -> bool:
+    try:
+        import trl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=10, help="timed GRPO steps per library")
     ap.add_argument("--sft-steps", type=int, default=300, help="SFT steps for the starting model (chapter: 800)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[11, 12, 13], help="GRPO seeds (unseen: 11 12 13)")
+    ap.add_argument("--no-trl", action="store_true", help="only ours (also when TRL is not installed)")
+    ap.add_argument("--md", help="also write the per-seed table as Markdown here (benchmarks/update_readme.py)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     load0 = os.getloadavg()
@@ -127,19 +145,64 @@ def main():
     ids = torch.randint(0, tok.vocab_size, (8, 12))
     logits = to_hf(model)(ids, attention_mask=torch.ones_like(ids)).logits
     torch.testing.assert_close(logits, model(ids)[0], atol=1e-5, rtol=1e-5)  # the same model in both libraries
-    ours = run_ours(model, task, tok, a.steps)
-    theirs = run_trl(model, task, tok, a.steps)
+    with_trl = not a.no_trl and _trl_available()
+    rows = []  # (seed, {name: result})
+    for seed in a.seeds:
+        res = {"ours-off": run_ours(model, task, tok, a.steps, seed),
+               "ours-on": run_ours(model, task, tok, a.steps, seed, share=True)}
+        if with_trl:
+            res["TRL"] = run_trl(model, task, tok, a.steps, seed)
+        rows.append((seed, res))
     load1 = os.getloadavg()
     print(f"GRPO, {B} answers/step (G={G}), μ={MU}, β={BETA}, {a.steps} steps, 1 torch thread "
-          f"(TRL ran with {theirs['threads']}), {os.cpu_count()} CPUs")
+          f"(TRL: {rows[0][1]['TRL']['threads'] if with_trl else 'not run'}), {os.cpu_count()} CPUs, seeds {a.seeds}")
     print(f"machine load (1/5/15 min) before {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f}, "
           f"after {load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f}")
-    print(f"{'':10s}{'wall ms/step':>14s}{'CPU ms/step':>14s}   mean reward first → last step")
-    for name, r in (("ours", ours), ("TRL", theirs)):
-        rw = r["rewards"]
-        trend = f"{rw[0]:.2f} → {rw[-1]:.2f}" if rw else "n/a"
-        print(f"{name:10s}{r['wall_ms']:14.1f}{r['cpu_ms']:14.1f}   {trend}")
-    print(f"ours/TRL: wall {ours['wall_ms'] / theirs['wall_ms']:.2f}, CPU {ours['cpu_ms'] / theirs['cpu_ms']:.2f}")
+    print(f"{'seed':>4s} {'':9s}{'wall ms/step':>14s}{'CPU ms/step':>14s}   mean reward: first step, mean of all, last")
+    for seed, res in rows:
+        for name, r in res.items():
+            rw = r["rewards"]
+            trend = f"{rw[0]:.2f}, {np.mean(rw):.2f}, {rw[-1]:.2f}" if rw else "n/a"
+            print(f"{seed:4d} {name:9s}{r['wall_ms']:14.1f}{r['cpu_ms']:14.1f}   {trend}")
+    names = list(rows[0][1])
+    for key in ("cpu_ms", "wall_ms"):
+        med = {n: np.median([res[n][key] for _, res in rows]) for n in names}
+        print(f"median {key[:-3]} ms/step: " + ", ".join(f"{n} {v:.1f}" for n, v in med.items()))
+    if with_trl:
+        for n in ("ours-off", "ours-on"):
+            cpu = [res[n]["cpu_ms"] / res["TRL"]["cpu_ms"] for _, res in rows]
+            wall = [res[n]["wall_ms"] / res["TRL"]["wall_ms"] for _, res in rows]
+            print(f"{n}/TRL per seed: CPU {', '.join(f'{x:.2f}' for x in cpu)} (median {np.median(cpu):.2f}); "
+                  f"wall {', '.join(f'{x:.2f}' for x in wall)} (median {np.median(wall):.2f})")
+    on_off = [res["ours-on"]["cpu_ms"] / res["ours-off"]["cpu_ms"] for _, res in rows]
+    print(f"ours-on/ours-off CPU per seed: {', '.join(f'{x:.2f}' for x in on_off)} (median {np.median(on_off):.2f})")
+    if a.md:
+        with open(a.md, "w", encoding="utf-8") as f:
+            f.write(markdown(rows) + "\n")
+
+
+def markdown(rows) -> str:
+    """Per-seed CPU and wall ms/step of each row (ours-off, ours-on, TRL when run), ratios to TRL, medians."""
+    names = list(rows[0][1])
+    ratio = [n for n in names if n != "TRL"] if "TRL" in names else []
+    head = (["seed"] + [f"{n} CPU ms" for n in names] + [f"{n}/TRL CPU" for n in ratio] + [f"{n} wall ms" for n in names]
+            + ["mean reward " + " / ".join(names)])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
+
+    def cells(res_of, label, reward=True):
+        out = [label] + [f"{res_of(n, 'cpu_ms'):.1f}" for n in names]
+        out += [f"{res_of(n, 'cpu_ms') / res_of('TRL', 'cpu_ms'):.2f}" for n in ratio]
+        out += [f"{res_of(n, 'wall_ms'):.1f}" for n in names]
+        return out + [" / ".join(f"{np.mean(res_of(n, 'rewards')):.2f}" for n in names) if reward else ""]
+
+    for seed, res in rows:
+        lines.append("| " + " | ".join(cells(lambda n, k: res[n][k], str(seed))) + " |")
+    med = cells(lambda n, k: np.median([res[n][k] for _, res in rows]), "**median**", reward=False)
+    if ratio:  # the median of the per-seed ratios, not the ratio of the medians
+        for i, n in enumerate(ratio):
+            med[1 + len(names) + i] = f"{np.median([res[n]['cpu_ms'] / res['TRL']['cpu_ms'] for _, res in rows]):.2f}"
+    lines.append("| " + " | ".join(med) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

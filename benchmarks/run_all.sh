@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run every benchmark from one command:  bash benchmarks/run_all.sh [--quick]
 # 1. sets up .venv (tools/setup_env.sh) and installs the optional `bench` extra
-#    (stable-baselines3, torchrl) pinned by constraints.txt;
-# 2. env steps/s, GAE speed, PPO time-to-solve CartPole-v1, the five-task suite vs SB3 (the long one, last);
+#    (stable-baselines3, torchrl, trl) pinned by constraints.txt;
+# 2. env steps/s, GAE speed, PPO time-to-solve CartPole-v1, GRPO step time vs TRL, the five-task suite vs SB3
+#    (the long one, last);
 # 3. pastes the tables into benchmarks/README.md (benchmarks/update_readme.py).
 # Output goes to the terminal and to $BENCH_OUT/*.md (default /tmp/ppo_grpo_lab_bench).
 # --quick: fewer repeats, one seed, a fifth of the suite's budgets (a smoke run). Seeds 11 12 13 were
@@ -11,7 +12,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 source tools/setup_env.sh
-echo "[bench] installing the bench extra (stable-baselines3, torchrl) with constraints.txt"
+echo "[bench] installing the bench extra (stable-baselines3, torchrl, trl) with constraints.txt"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[bench]"
 
 REPEATS=7; SEEDS="11 12 13"; SUITE=""
@@ -26,6 +27,8 @@ PY="$VENV/bin/python"
 # shellcheck disable=SC2086
 "$PY" benchmarks/bench_solve_cartpole.py --seeds $SEEDS --only ours-default ours-gym ours-torch sb3 \
     --md "$OUT/solve_cartpole.md"
+# shellcheck disable=SC2086
+"$PY" benchmarks/bench_grpo_trl.py --seeds $SEEDS --md "$OUT/grpo_trl.md"
 # shellcheck disable=SC2086
 "$PY" benchmarks/bench_suite.py --seeds $SEEDS $SUITE --json "$OUT/suite.json" --md "$OUT/suite.md"
 "$PY" benchmarks/update_readme.py --dir "$OUT"

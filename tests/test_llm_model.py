@@ -132,14 +132,67 @@ def test_memory_meters_count_bytes():
     assert state_bytes([lin], [opt]) == 220 * 4 * 4 + 2 * 4  # params, grads, two moments, two step counters
 
 
-def test_kv_cache_misuse_is_refused_before_any_work():
+def test_kv_cache_misuse_is_refused_and_a_cached_prefix_extends_exactly():
     cfg = GPTConfig(vocab_size=CharTokenizer().vocab_size, block_size=8, n_layer=1, n_head=2, n_embd=16)
     model = TinyGPT(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.5)  # logits that vary, so that a wrong attention mask shows
     x = torch.tensor([[1, 4, 5]])
     _, past = model(x)
-    with pytest.raises(ValueError, match="one new position, got 2"):
-        model(x[:, :2], past=past, pos_offset=3)
+    more = torch.tensor([[13, 6, 16]])  # several new positions after a cache: the same as one pass over all
+    torch.testing.assert_close(model(more, past=past, pos_offset=3)[0], model(torch.cat([x, more], 1))[0][:, 3:],
+                               atol=1e-6, rtol=1e-5)
     with pytest.raises(ValueError, match="pos_offset: expected the KV cache length 3, got 2"):
         model(x[:, :1], past=past, pos_offset=2)
     logits, _ = model(x[:, :1], past=past, pos_offset=3)
     assert logits.shape == (1, 1, cfg.vocab_size)
+
+
+def test_shared_prefixes_give_the_same_answers_log_probs_and_gradients():
+    """share_prefixes: each distinct prompt (and answer so far) runs once, its cache serving the rows that
+    repeat it (GRPO's groups); the results equal the plain pass up to float rounding."""
+    m, tok = _model(seed=3)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0.0, 0.3)  # peaked, varied logits
+    G = 4
+    prompts = tok.encode_batch(["12+34=", "56+78=", "90+11="]).repeat_interleave(G, dim=0)  # (B·G, P)
+    ended = 0
+    for tau in (0.0, 0.7, 1.0, 2.0):
+        draws = [generate(m, prompts, 5, tau, torch.Generator().manual_seed(7), share_prefixes=s) for s in (False, True)]
+        assert torch.equal(draws[0][0], draws[1][0]) and torch.equal(draws[0][1], draws[1][1])
+        ended += int((draws[0][1].sum(1) < 5).sum())
+    assert ended > 0  # some answers end early: EOS, then PAD, are shared too
+    comps = draws[0][0]
+    assert len({tuple(r) for r in comps.tolist()}) > 6  # the G answers to a question differ
+    outs, grads = [], []
+    for share in (False, True):
+        m.zero_grad()
+        out = completion_log_probs(m, prompts, comps, with_entropy=True, share_prefixes=share)
+        (out["log_probs"] * torch.linspace(-1, 1, comps.numel()).view_as(comps)).sum().backward()
+        outs.append(out)
+        grads.append([p.grad.clone() for p in m.parameters()])
+    for key in ("log_probs", "entropy"):
+        torch.testing.assert_close(outs[1][key], outs[0][key], atol=1e-5, rtol=1e-5)
+    for a, b in zip(grads[1], grads[0]):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    comps[1] = comps[0]  # a repeated answer, and rows in any order: the same values again
+    order = torch.randperm(len(comps), generator=torch.Generator().manual_seed(0))
+    for p, c in ((prompts, comps), (prompts[order], comps[order])):
+        torch.testing.assert_close(completion_log_probs(m, p, c, share_prefixes=True)["log_probs"],
+                                   completion_log_probs(m, p, c)["log_probs"], atol=1e-5, rtol=1e-5)
+
+
+def test_shared_prefixes_refuse_what_they_cannot_share():
+    m, tok = _model()
+    prompts = tok.encode_batch(["12+34=", "56+78="])
+    comps = torch.tensor([[6, 2], [7, 2]])
+    with pytest.raises(ValueError, match="share_prefixes: expected a TinyGPT with prompt_mask=None"):
+        generate(m, prompts, 3, prompt_mask=torch.ones_like(prompts, dtype=torch.bool), share_prefixes=True)
+    with pytest.raises(ValueError, match="use_cache=False"):
+        generate(m, prompts, 3, use_cache=False, share_prefixes=True)
+    with pytest.raises(ValueError, match="got Linear"):
+        completion_log_probs(torch.nn.Linear(2, 2), prompts, comps, share_prefixes=True)
+    with pytest.raises(ValueError, match="with_values=False"):
+        completion_log_probs(m, prompts, comps, with_values=True, share_prefixes=True)

@@ -42,16 +42,17 @@ def prompt_batch(tok, problems, device=None) -> tuple[Tensor, Tensor | None]:
 
 
 def generate_answers(model, tok, problems, max_new_tokens: int, temperature: float, generator, device=None,
-                   shard=None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+                   shard=None, share_prefixes: bool = False) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
     """Encode the problems' prompts and sample one answer each with the tokenizer's EOS/PAD
-    (:func:`~ppo_grpo_lab.llm.sampling.generate`).
+    (:func:`~ppo_grpo_lab.llm.sampling.generate`, which also takes ``shard`` and ``share_prefixes``).
 
     Returns:
         ``(prompts, prompt_mask, completions, mask)``: as :func:`prompt_batch` and ``generate`` return them.
     """
     prompts, prompt_mask = prompt_batch(tok, problems, device)
     completions, mask = generate(model, prompts, max_new_tokens, temperature, generator, shard=shard,
-                                 prompt_mask=prompt_mask, eos_id=tok.eos_id, pad_id=tok.pad_id)
+                                 prompt_mask=prompt_mask, eos_id=tok.eos_id, pad_id=tok.pad_id,
+                                 share_prefixes=share_prefixes)
     return prompts, prompt_mask, completions, mask
 
 

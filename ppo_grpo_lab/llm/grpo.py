@@ -28,17 +28,15 @@ one and two processes without changing the model's outputs.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 
 from .. import distributed as ddp
-from .._checks import check_choice, check_int, check_range
-from ..aggregation import AGGREGATIONS, masked_mean
-from ..config import TrainerConfig
-from ..group import SCALES, group_advantages
+from ..aggregation import masked_mean
+from ..group import group_advantages
 from .grpo_batch import collect_groups, hook_advantages
+from .grpo_config import GRPOConfig
 from .grpo_loss import grpo_loss
 from .memory import SavedTensorMeter
 from .model import GPTConfig, TinyGPT
@@ -48,78 +46,6 @@ from .trainer import LMTrainer, policy_and_reference
 from .watchdog import collapse_message, is_collapsed
 
 __all__ = ["GRPOConfig", "GRPOTrainer", "train_grpo"]
-
-_INF = float("inf")
-
-
-@dataclass(kw_only=True)
-class GRPOConfig(TrainerConfig):
-    """GRPO hyper-parameters (symbols as in the objective above; ``seed``, ``device``, ``progress``
-    from :class:`~ppo_grpo_lab.config.TrainerConfig`).
-
-    Attributes:
-        num_updates: outer iterations (sample a batch, then μ updates), 20–300 here.
-        batch_size: answers per step, B·G (B questions × G answers); must be a multiple of G. 64–512.
-        group_size: G, answers per question, 4–16 (DeepSeekMath: 64).
-        update_epochs: μ, optimisation steps on each batch, 1–4 (1: the ratio is exactly 1, no clipping).
-        clip_eps: ε (ε_low), 0.1–0.3; values >= 1 are allowed (the lower bound 1 − ε then never binds).
-        clip_eps_high: ε_high, None for symmetric; DAPO uses 0.28 with ε = 0.2.
-        beta: β, weight of the k3 KL to π_ref, 0–0.1 (DeepSeekMath 0.04; 0 drops π_ref).
-        aggregation: token aggregation, one of :data:`~ppo_grpo_lab.aggregation.AGGREGATIONS`.
-        adv_scale: advantage scaling, ``group`` (GRPO) / ``batch`` / ``none`` (Dr. GRPO).
-        temperature: τ for sampling answers, 0.7–1.2.
-        learning_rate: α, Adam's step size, 1e-5–3e-4 for this tiny model (real LLMs use ~1e-6). Adam moves
-            every weight by about α per step whatever the gradient's scale: 1e-3 collapses the policy within
-            2 updates here (see :mod:`~ppo_grpo_lab.llm.watchdog`); from ``SFTConfig()``'s start, 1e-4 raised
-            held-out accuracy on addition and Countdown for each seed tried, while 2e-4 lost Countdown accuracy
-            and 3e-5 moved too little in 100 updates.
-        max_grad_norm: gradient-norm clip, 0.5–1.0.
-        eval_every: held-out greedy accuracy every this many steps (and at steps 0 and last); 0: only those.
-        dynamic_sampling: DAPO's dynamic sampling: train only on groups whose rewards are not all equal,
-            sampling more rounds of B questions to refill the batch (:mod:`~ppo_grpo_lab.llm.grpo_batch`).
-        max_resample_rounds: extra rounds at most per update with ``dynamic_sampling`` (0–8); when the cap is
-            hit, the batch is topped up with zero-spread groups (advantage 0).
-    """
-
-    ALIASES: ClassVar[dict[str, str]] = {"lr": "learning_rate", "mu": "update_epochs", "steps": "num_updates",
-                                         "scale": "adv_scale"}
-
-    num_updates: int = 100
-    batch_size: int = 128
-    group_size: int = 8
-    update_epochs: int = 1
-    clip_eps: float = 0.2
-    clip_eps_high: float | None = None
-    beta: float = 0.04
-    aggregation: str = "grpo"
-    adv_scale: str = "group"
-    temperature: float = 1.0
-    learning_rate: float = 1e-4
-    max_grad_norm: float = 1.0
-    eval_every: int = 10
-    dynamic_sampling: bool = False
-    max_resample_rounds: int = 4
-
-    def __post_init__(self):
-        super().__post_init__()
-        for name in ("num_updates", "batch_size", "update_epochs"):
-            check_int(name, getattr(self, name), 1)
-        check_int("group_size", self.group_size, 2, " (a group needs a mean to compare with)", symbol="G")
-        if self.batch_size % self.group_size:
-            lo = max(self.group_size, self.batch_size - self.batch_size % self.group_size)
-            raise ValueError(f"batch_size: expected a multiple of group_size={self.group_size}, got {self.batch_size}; "
-                             f"use {lo} or {lo + self.group_size}")
-        check_range("clip_eps", self.clip_eps, 0.0, _INF, low_open=True)
-        if self.clip_eps_high is not None:
-            check_range("clip_eps_high", self.clip_eps_high, 0.0, _INF, low_open=True)
-        check_range("beta", self.beta, 0.0, _INF)
-        check_choice("aggregation", self.aggregation, list(AGGREGATIONS))
-        check_choice("adv_scale", self.adv_scale, list(SCALES))
-        check_range("temperature", self.temperature, 0.0, _INF, low_open=True)
-        check_range("learning_rate", self.learning_rate, 0.0, 1.0, low_open=True)
-        check_range("max_grad_norm", self.max_grad_norm, 0.0, _INF, low_open=True)
-        check_int("eval_every", self.eval_every, 0)
-        check_int("max_resample_rounds", self.max_resample_rounds, 0)
 
 
 class GRPOTrainer(LMTrainer):
@@ -176,6 +102,9 @@ class GRPOTrainer(LMTrainer):
         self.q0 = self.rank * self.q_local
         self.model, self.reference = policy_and_reference(policy, reference, model_config, tok.vocab_size, cfg.seed,
                                                           self.device)
+        if cfg.share_prefixes and not all(isinstance(m, TinyGPT) for m in (self.model, self.reference)):
+            raise ValueError(f"share_prefixes: expected a TinyGPT policy and reference, got {type(self.model).__name__} "
+                             f"and {type(self.reference).__name__}; use share_prefixes=False")
         for module in (self.model, self.reference):  # every rank starts from rank 0's weights
             ddp.broadcast_module(module)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
@@ -232,13 +161,14 @@ class GRPOTrainer(LMTrainer):
     def _update(self):
         cfg, G, k, q0 = self.config, self.config.group_size, self.q_local, self.q0
         batch = collect_groups(self)  # this rank's rows; rewards of all B groups [B, G]
-        seqs = (batch.prompts, batch.completions)
+        seqs, kw = (batch.prompts, batch.completions), {"prompt_mask": batch.prompt_mask,
+                                                         "share_prefixes": cfg.share_prefixes}
         advantages = (group_advantages(batch.rewards, scale=cfg.adv_scale).view(-1)[q0 * G:(q0 + k) * G]
                       if self.advantage_fn is None else hook_advantages(self.advantage_fn, batch, q0, k)).to(self.device)
         with torch.no_grad():  # μ = 1: π_θold is π_θ, its log-probs are the policy pass's, detached (in _optimise)
-            old_lp = (completion_log_probs(self.model, *seqs, prompt_mask=batch.prompt_mask)["log_probs"]  # (k·G, L)
+            old_lp = (completion_log_probs(self.model, *seqs, **kw)["log_probs"]  # (k·G, L)
                       if cfg.update_epochs > 1 or not self.reuse_policy_log_probs else None)
-            ref_lp = (completion_log_probs(self.reference, *seqs, prompt_mask=batch.prompt_mask)["log_probs"]
+            ref_lp = (completion_log_probs(self.reference, *seqs, **kw)["log_probs"]
                       if cfg.beta > 0 or self.measure_kl_ref else None)
         stats, ent, grad_norm = self._optimise(batch, advantages, old_lp, ref_lp, 0)
         for it in range(1, cfg.update_epochs):  # μ > 1: the entropy is that of the first pass
@@ -257,7 +187,7 @@ class GRPOTrainer(LMTrainer):
         cfg, mask = self.config, batch.mask
         with self.meter.measure():
             out = completion_log_probs(self.model, batch.prompts, batch.completions, with_entropy=it == 0,
-                                       prompt_mask=batch.prompt_mask)
+                                       prompt_mask=batch.prompt_mask, share_prefixes=cfg.share_prefixes)
             old = out["log_probs"].detach() if old_lp is None else old_lp  # None: μ = 1, the ratio is exactly 1
             loss, stats = grpo_loss(out["log_probs"], old, ref_lp, advantages, mask, cfg.clip_eps,
                                     cfg.clip_eps_high, cfg.beta, cfg.aggregation)

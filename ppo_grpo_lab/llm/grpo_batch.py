@@ -92,7 +92,7 @@ def _round(trainer, gather_completions: bool) -> dict:
     problems = [p for p in questions[q0:q0 + k] for _ in range(G)]  # each question G times
     prompts, prompt_mask, completions, mask = generate_answers(  # (k·G, P), (k·G, L): this rank's rows of the B·G
         trainer.model, tok, problems, task.max_answer_len, cfg.temperature, trainer.generator, dev,
-        shard=(q0 * G, n_q * G))
+        shard=(q0 * G, n_q * G), share_prefixes=cfg.share_prefixes)
     rewards, gold, correct = score_answers(task, tok, problems, completions.cpu(), trainer.reward_fn)
     out = {"questions": questions, "problems": problems, "prompts": prompts, "prompt_mask": prompt_mask,
            "completions": completions, "mask": mask,

@@ -64,15 +64,17 @@ class _Block(nn.Module):
 
     def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None):
         B, T, C = x.shape
-        if past is not None and T > 1:  # checked before any work
-            raise ValueError(f"x: with a KV cache expected one new position, got {T}")
         q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
         if past is not None:
             k = torch.cat([past[0], k], dim=2)  # (B, nh, T_past + T, hs)
             v = torch.cat([past[1], v], dim=2)
-        # causal over the new positions; with a cache and T == 1 every cached key is visible
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=past is None and T > 1)
+        # causal over the new positions; every cached key is visible to each of them
+        mask = None
+        if past is not None and T > 1:
+            S = k.shape[2]  # T_past + T keys; new position i sees keys up to T_past + i
+            mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)  # (T, S)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=past is None and T > 1)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
         x = x + self.proj(y)
         x = x + self.mlp(self.ln2(x))
@@ -134,7 +136,7 @@ class TinyGPT(nn.Module):
 
         Args:
             idx: (LongTensor, [B, T]) token ids.
-            past: KV cache from a previous call (then T must be 1), or None.
+            past: KV cache from a previous call (the T new positions see all of it, and each other causally), or None.
             pos_offset: position of ``idx[:, 0]`` (the cache length).
         """
         h, new_past = self.hidden(idx, past, pos_offset)

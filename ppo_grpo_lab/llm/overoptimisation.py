@@ -48,7 +48,7 @@ __all__ = ["OveroptConfig", "preference_data", "fit_reward_model", "grpo_against
 
 @dataclass(kw_only=True)
 class OveroptConfig(GRPOConfig):
-    """GRPO against a reward model: every field of :class:`~ppo_grpo_lab.llm.grpo.GRPOConfig` (μ, ε, β,
+    """GRPO against a reward model: every field of :class:`~ppo_grpo_lab.llm.grpo_config.GRPOConfig` (μ, ε, β,
     aggregation...), with this experiment's defaults, plus iterative RL's.
 
     Attributes:

@@ -69,7 +69,7 @@ class PPOLMConfig(TrainerConfig):
         learning_rate: α, policy learning rate (Adam), 1e-4–3e-4 here.
         critic_learning_rate: the critic's learning rate, 1e-4–1e-3.
         max_grad_norm: gradient-norm clip per model, 0.5–1.0.
-        eval_every: as in :class:`~ppo_grpo_lab.llm.grpo.GRPOConfig`.
+        eval_every: as in :class:`~ppo_grpo_lab.llm.grpo_config.GRPOConfig`.
     """
 
     ALIASES: ClassVar[dict[str, str]] = {"lr": "learning_rate", "critic_lr": "critic_learning_rate",

@@ -17,8 +17,15 @@ EOS and PAD default to :class:`~ppo_grpo_lab.llm.tokenizer.CharTokenizer`'s ids;
 :func:`completion_log_probs` re-scores given answers in one parallel forward pass:
 ``log π(o_t | q, o_<t)`` ``[B, L]``, the per-token entropy ``[B, L]`` and, for a model
 with a value head, ``V(s_t)`` ``[B, L]`` at the state where token t is chosen.
+
+``share_prefixes=True`` (both functions; a TinyGPT without ``prompt_mask``) runs each distinct prefix
+once: GRPO's G rows per question share a prompt, and a confident model samples the same answer start
+several times. The values are those of the plain pass up to float rounding (~1e-7: matrix products over
+fewer rows round differently), which can flip a sampled token, so it is off unless asked for.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -59,7 +66,7 @@ def _draw(z: Tensor, temperature: float, generator, shard) -> Tensor:
 def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1.0,
              generator: torch.Generator | None = None, use_cache: bool = True,
              shard: tuple[int, int] | None = None, prompt_mask: Tensor | None = None,
-             eos_id: int = EOS, pad_id: int = PAD) -> tuple[Tensor, Tensor]:
+             eos_id: int = EOS, pad_id: int = PAD, share_prefixes: bool = False) -> tuple[Tensor, Tensor]:
     """Sample answers for a batch of prompts.
 
     Args:
@@ -75,6 +82,8 @@ def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1
         prompt_mask: (bool Tensor, [B, P]) False on left padding; None: no padding (the model is called
             without ``attention_mask``).
         eos_id, pad_id: the tokenizer's EOS and PAD ids.
+        share_prefixes: run each distinct (prompt, answer so far) once per step (``_generate_shared``;
+            a TinyGPT, ``use_cache`` and no ``prompt_mask``). The same draws up to float rounding.
 
     Returns:
         ``(completions, mask)``: (LongTensor, [B, L]) PAD after EOS, and (bool Tensor, [B, L]).
@@ -86,6 +95,9 @@ def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1
         raise ValueError(f"max_new_tokens: expected an integer >= 1, got {max_new_tokens}")
     if temperature < 0:
         raise ValueError(f"temperature: expected a value >= 0, got {temperature}")
+    if share_prefixes:
+        _check_shareable(model, prompt_mask, use_cache)
+        return _generate_shared(model, prompts, max_new_tokens, temperature, generator, shard, eos_id, pad_id)
     was_training = model.training
     model.eval()
     B, P = prompts.shape
@@ -112,8 +124,91 @@ def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1
     return out, completion_mask(out, eos_id)
 
 
+def _check_shareable(model, prompt_mask, use_cache: bool = True) -> None:
+    """share_prefixes needs a TinyGPT's ``hidden`` and cache layout, unpadded prompts and the KV cache."""
+    if not hasattr(model, "hidden") or prompt_mask is not None or not use_cache:
+        raise ValueError(f"share_prefixes: expected a TinyGPT with prompt_mask=None and use_cache=True, got "
+                         f"{type(model).__name__} with prompt_mask={'a mask' if prompt_mask is not None else None} "
+                         f"and use_cache={use_cache}; pass share_prefixes=False")
+
+
+def _stop(done: Tensor, shard) -> bool:
+    """True when no row is still answering (counted over the processes of a shard)."""
+    left = (~done).sum().reshape(1)
+    return int((all_reduce_sum(left) if shard is not None else left)[0]) == 0
+
+
+def _generate_shared(model, prompts: Tensor, max_new_tokens: int, temperature: float, generator, shard, eos_id: int,
+                     pad_id: int) -> tuple[Tensor, Tensor]:
+    """:func:`generate` for a TinyGPT that runs each distinct (prompt, answer so far) once per step.
+
+    Rows that share a prompt and the tokens sampled so far have the same next-token logits. The cache is
+    kept for the U distinct prefixes only (U ≤ N rows); after each draw the new distinct prefixes are
+    found from (parent prefix, token) pairs, their cache rows indexed from the parents', and one position
+    is run for each. Every row still draws its own token with the same random numbers as :func:`generate`.
+    """
+    was_training = model.training
+    model.eval()
+    (N, P), V = prompts.shape, model.cfg.vocab_size
+    out = torch.full((N, max_new_tokens), pad_id, dtype=torch.long, device=prompts.device)
+    done = torch.zeros(N, dtype=torch.bool, device=prompts.device)
+    unique, row_of, _ = _unique_rows(prompts)  # (U, P), (N,)
+    logits, past = model(unique)
+    for t in range(max_new_tokens):
+        nxt = _draw(logits[row_of, -1, :].float(), temperature, generator, shard)  # (N,)
+        out[:, t] = nxt.masked_fill_(done, pad_id)
+        done |= nxt == eos_id
+        if _stop(done, shard) or t == max_new_tokens - 1:
+            break
+        key, row_of = torch.unique(row_of * V + nxt, return_inverse=True)  # (U',): distinct (parent, token)
+        parent = torch.div(key, V, rounding_mode="floor")
+        past = [(k[parent], v[parent]) for k, v in past]
+        logits, past = model((key % V)[:, None], past=past, pos_offset=P + t)
+    model.train(was_training)
+    return out, completion_mask(out, eos_id)
+
+
+def _unique_rows(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``(unique, inverse, first)``: the distinct rows of x (N, T) (U of them, sorted), each row's index in
+    them (N,), and one row of x for each distinct row (U,).
+    """
+    base = int(x.max()) + 1 if x.numel() else 1
+    if x.shape[1] * math.log2(max(base, 2)) < 62:  # each row as one int64 in base `base`: a 1-D unique (fast)
+        powers = base ** torch.arange(x.shape[1], dtype=torch.long, device=x.device)  # (T,)
+        keys, inverse = torch.unique((x * powers).sum(1), return_inverse=True)
+        unique = x.new_empty((keys.shape[0], x.shape[1]))
+        unique[inverse] = x
+    else:
+        unique, inverse = torch.unique(x, dim=0, return_inverse=True)
+    first = torch.empty(unique.shape[0], dtype=torch.long, device=x.device)
+    first.scatter_(0, inverse, torch.arange(x.shape[0], device=x.device))
+    return unique, inverse, first
+
+
+def _shared_prefix_logits(model, prompts: Tensor, completions: Tensor) -> Tensor:
+    """Logits (N, L, V) at the answer positions, each distinct prompt and each distinct answer run once.
+
+    GRPO's N = B·G rows repeat: G rows share each prompt, and a confident model samples the same answer
+    several times. The B' distinct prompts run once; their keys and values are indexed out to the U
+    distinct (prompt, answer) rows, which run only their answer tokens; the logits are then indexed back
+    to the N rows. The same function as one pass over every row (gradients flow through the indexing,
+    summing over repeats), with the repeated work left out.
+    """
+    P = prompts.shape[1]
+    _, row_of, first = _unique_rows(torch.cat([prompts, completions], dim=1))  # N rows -> U distinct
+    u_prompts, u_comps = prompts[first], completions[first]  # (U, P), (U, L)
+    p_unique, p_of, _ = _unique_rows(u_prompts)  # U rows -> B' distinct prompts
+    h_prompt, past = model.hidden(p_unique)  # (B', P, d)
+    h = h_prompt[p_of, -1:]  # (U, 1, d): predicts o_1
+    if completions.shape[1] > 1:
+        past = [(k[p_of], v[p_of]) for k, v in past]  # (U, nh, P, hs)
+        h = torch.cat([h, model.hidden(u_comps[:, :-1], past, P)[0]], dim=1)  # (U, L, d): predict o_1..o_L
+    return model.lm_head(h)[row_of]  # (N, L, V)
+
+
 def completion_log_probs(model, prompts: Tensor, completions: Tensor, with_entropy: bool = False,
-                         with_values: bool = False, prompt_mask: Tensor | None = None) -> dict[str, Tensor]:
+                         with_values: bool = False, prompt_mask: Tensor | None = None,
+                         share_prefixes: bool = False) -> dict[str, Tensor]:
     """Per-token log-probabilities of given answers (differentiable).
 
     Args:
@@ -123,6 +218,9 @@ def completion_log_probs(model, prompts: Tensor, completions: Tensor, with_entro
         with_entropy: also return ``entropy`` [B, L] of π(·| q, o_<t).
         with_values: also return ``values`` [B, L] = V(s_t) (model needs a value head).
         prompt_mask: (bool Tensor, [B, P]) False on left padding (passed on as ``attention_mask``); None: none.
+        share_prefixes: run each distinct prompt and each distinct (prompt, answer) once
+            (``_shared_prefix_logits``; a TinyGPT, no ``prompt_mask``, not ``with_values``). The same
+            values and gradients up to float rounding.
 
     Returns:
         dict with ``log_probs`` (Tensor, [B, L]) and the optional extras.
@@ -135,11 +233,17 @@ def completion_log_probs(model, prompts: Tensor, completions: Tensor, with_entro
     if prompt_mask is not None and prompt_mask.shape != prompts.shape:
         raise ValueError(f"prompt_mask: expected shape {tuple(prompts.shape)}, got {tuple(prompt_mask.shape)}")
     kw = {} if prompt_mask is None else {"attention_mask": F.pad(prompt_mask.long(), (0, seq.shape[1] - P), value=1)}
-    if with_values:
+    if share_prefixes:
+        _check_shareable(model, prompt_mask)
+        if with_values:
+            raise ValueError("share_prefixes: expected with_values=False (the value head takes the plain pass)")
+        logits = _shared_prefix_logits(model, prompts, completions).float()  # (B, L, V)
+    elif with_values:
         logits, values = model.logits_and_values(seq, **kw)
+        logits = logits[:, P - 1:, :].float()  # (B, L, V): position P-1+t predicts o_t
     else:
         logits, _ = model(seq, **kw)
-    logits = logits[:, P - 1:, :].float()  # (B, L, V): position P-1+t predicts o_t
+        logits = logits[:, P - 1:, :].float()  # (B, L, V): position P-1+t predicts o_t
     log_probs = torch.log_softmax(logits, dim=-1).gather(-1, completions.unsqueeze(-1)).squeeze(-1)  # (B, L)
     out = {"log_probs": log_probs}
     if with_entropy:
