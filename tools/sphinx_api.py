@@ -235,13 +235,20 @@ def _patch_codeautolink() -> None:
 def _drop_sourceless_modules(app):
     """sphinx.ext.viewcode lists, on its "Module code" index, every module it looked at, including
     those it found no source for (it marks them False and writes no page): a class attribute whose
-    value is a builtin (``config_class = object``) adds ``builtins`` and a broken link. Forget those
-    before viewcode writes its pages (html-collect-pages, run before viewcode's handler).
+    value is a builtin (``config_class = object``) adds ``builtins`` and a broken link. Forget those,
+    and point each page's backlinks at the module that defines the code, before viewcode writes its pages
+    (html-collect-pages, run before viewcode's handler).
     """
     modules = getattr(app.builder.env, "_viewcode_modules", None)
     if modules:
         for name in [name for name, entry in modules.items() if not entry]:
             del modules[name]
+        # viewcode's "[docs]" backlinks are "#<refname>.<object>", where refname is the module of the first
+        # signature that made it read this source, e.g. ``ppo_grpo_lab.llm.grpo`` for
+        # ``GRPOTrainer.config_class = GRPOConfig``: the anchor of GRPOConfig itself, documented in the
+        # module that defines it (documented_members), is ``ppo_grpo_lab.llm.grpo_config.GRPOConfig``.
+        for name, (code, tags, used, _refname) in list(modules.items()):
+            modules[name] = (code, tags, used, name)
     return []
 
 
