@@ -117,8 +117,7 @@ def generate(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1
         nxt = _draw(logits[:, -1, :].float(), temperature, generator, shard)
         out[:, t] = nxt.masked_fill_(done, pad_id)
         done |= nxt == eos_id
-        left = (~done).sum().reshape(1)  # rows still answering (summed over the processes of a shard)
-        if int((all_reduce_sum(left) if shard is not None else left)[0]) == 0:
+        if _stop(done, shard):
             break
     model.train(was_training)
     return out, completion_mask(out, eos_id)
@@ -238,11 +237,8 @@ def completion_log_probs(model, prompts: Tensor, completions: Tensor, with_entro
         if with_values:
             raise ValueError("share_prefixes: expected with_values=False (the value head takes the plain pass)")
         logits = _shared_prefix_logits(model, prompts, completions).float()  # (B, L, V)
-    elif with_values:
-        logits, values = model.logits_and_values(seq, **kw)
-        logits = logits[:, P - 1:, :].float()  # (B, L, V): position P-1+t predicts o_t
     else:
-        logits, _ = model(seq, **kw)
+        logits, values = model.logits_and_values(seq, **kw) if with_values else (model(seq, **kw)[0], None)
         logits = logits[:, P - 1:, :].float()  # (B, L, V): position P-1+t predicts o_t
     log_probs = torch.log_softmax(logits, dim=-1).gather(-1, completions.unsqueeze(-1)).squeeze(-1)  # (B, L)
     out = {"log_probs": log_probs}
