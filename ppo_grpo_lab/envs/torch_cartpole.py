@@ -27,6 +27,20 @@ end hold their ordinary next observation, so ``info["final_obs"]`` is always
 ``info["_final_obs"]`` (bool ``[N]``) says which rows are episode ends. Seeding, reset, the
 time limit, autoreset and ``state_dict`` come from
 :class:`~ppo_grpo_lab.envs.torch_vector.TorchVectorEnv`; this module holds the physics.
+
+What runs where. On a GPU, ``step`` is pure torch: a few dozen elementwise kernels, no copy
+to the host, no branch on the host. On the CPU each of those ~45 torch calls costs 2-7 µs of
+dispatch overhead, more than its arithmetic on a thousand carts, so there (``device="cpu"``, or
+``"auto"`` without CUDA) ``step`` runs the physics, time limit and autoreset with numpy (about
+1 µs a call) on arrays that share memory with the tensors it returns (``torch.from_numpy``, no
+copy). The float operations are the same, in the same order, as Gymnasium's; with numpy's
+``cos``/``sin`` the float64 state is bit-identical to Gymnasium's (torch's vectorised ``cos`` may
+differ from it in the last bit). One difference: the torch path draws fresh initial states for
+all ``N`` envs at every step and keeps those of the envs that ended (a host never needs to know
+how many ended), while the numpy path draws them only for the envs that ended. Both draw from
+``self.generator`` with the same distribution, and ``reset`` is the same, so for one seed and the
+same actions the two paths agree step for step until the first episode ends, then in distribution.
+``numpy_on_cpu=False`` forces the torch path on the CPU (for tests and comparisons).
 """
 from __future__ import annotations
 
@@ -66,6 +80,9 @@ class TorchCartPoleVectorEnv(TorchVectorEnv):
         dtype: dtype of the internal physics state. ``torch.float64`` (default) reproduces
             Gymnasium, which also integrates in float64, to the last float32 digit of the
             observation; ``torch.float32`` is faster on most GPUs and drifts by ~1e-6 per step.
+        numpy_on_cpu: on a CPU device, step with numpy on memory shared with the returned
+            tensors (default; about 2x faster there); ``False`` keeps the pure-torch step that a
+            GPU runs. No effect on other devices.
 
     Observation space: ``Box([N, 4], float32)`` with ``(x, ẋ, θ, θ̇)`` per row.
     Action space: ``MultiDiscrete([2] * N)``: 0 pushes left, 1 pushes right.
@@ -86,7 +103,7 @@ class TorchCartPoleVectorEnv(TorchVectorEnv):
     """
 
     def __init__(self, num_envs: int, device: str | torch.device = "auto", max_episode_steps: int = 500,
-                 seed: int | None = None, dtype: torch.dtype = torch.float64):
+                 seed: int | None = None, dtype: torch.dtype = torch.float64, *, numpy_on_cpu: bool = True):
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype: expected torch.float32 or torch.float64, got {dtype}")
         self.dtype = dtype
@@ -96,18 +113,20 @@ class TorchCartPoleVectorEnv(TorchVectorEnv):
         self.state = torch.zeros(num_envs, 4, dtype=dtype, device=self.device)  # [N, 4]
         self._reward = torch.ones(num_envs, dtype=torch.float32, device=self.device)  # [N]
         self._limits = torch.tensor([X_THRESHOLD, THETA_THRESHOLD], dtype=dtype, device=self.device)
+        self._numpy = bool(numpy_on_cpu) and self.device.type == "cpu"
+        self._views: tuple = (None, None, None, None)  # (state, its array, elapsed, its array)
 
-    def _initial_states(self) -> Tensor:
-        """Fresh initial states ``U(-0.05, 0.05)^4``, [N, 4]."""
-        u = torch.empty(self.num_envs, 4, device=self.device, dtype=self.dtype)
+    def _initial_states(self, n: int | None = None) -> Tensor:
+        """Fresh initial states ``U(-0.05, 0.05)^4`` for ``n`` envs (default all N), [n, 4]."""
+        u = torch.empty(self.num_envs if n is None else n, 4, device=self.device, dtype=self.dtype)
         return u.uniform_(-RESET_BOUND, RESET_BOUND, generator=self.generator)
 
     def _observe(self, state: Tensor) -> Tensor:
         return state.to(torch.float32)
 
     def _transition(self, a: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
-        """The physics of one step (actions are not range-checked, which would need a device-to-host
-        copy; any nonzero action pushes right, like ``force = ±F``).
+        """The physics of one step in torch (the GPU path). Actions are not range-checked, which
+        would need a device-to-host copy: the force is ``F (2a − 1)``, ±F for actions 0 and 1.
         """
         x_dot, theta, theta_dot = self.state[:, 1], self.state[:, 2], self.state[:, 3]  # each [N]
         force = a.to(self.dtype).mul_(2 * FORCE_MAG).sub_(FORCE_MAG)  # ±F
@@ -127,6 +146,89 @@ class TorchCartPoleVectorEnv(TorchVectorEnv):
         terminated = (new[:, 0::2].abs() > self._limits).any(1)  # |x| > 2.4 or |θ| > 12°, [N]
         return new, self._reward.clone(), terminated, new.to(torch.float32), {}
 
+    def step(self, actions) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]:
+        """One step of every cart: ``(obs, reward, terminated, truncated, info)`` (see the class)."""
+        if not self._numpy or self._needs_reset:
+            return super().step(actions)  # the torch path (and its error before a reset)
+        a = self._numpy_actions(actions)  # [N]
+        state, elapsed = self._arrays()  # [N, 4], [N]
+        new = _physics_numpy(state, a)  # [N, 4]
+        # |x| > 2.4 or |θ| > 12°, [N] (thresholds in the state's dtype, as on the torch path: NEP 50)
+        terminated = np.abs(new[:, 0]) > X_THRESHOLD
+        terminated |= np.abs(new[:, 2]) > THETA_THRESHOLD
+        elapsed += 1  # the same memory as self.elapsed
+        if self.max_episode_steps is None:
+            truncated = np.zeros_like(terminated)
+        else:
+            truncated = elapsed >= self.max_episode_steps  # [N]
+        done = terminated | truncated
+        final_obs = new.astype(np.float32)  # [N, 4]
+        ended = np.flatnonzero(done)
+        if ended.size:  # autoreset: fresh initial states for the envs that ended only
+            new[ended] = self._initial_states(ended.size).numpy()
+            elapsed[ended] = 0
+            obs = new.astype(np.float32)
+        else:
+            obs = final_obs.copy()
+        self.state = torch.from_numpy(new)
+        self._views = (self.state, new, self.elapsed, elapsed)
+        info = {"final_obs": torch.from_numpy(final_obs), "_final_obs": torch.from_numpy(done)}
+        return (torch.from_numpy(obs), self._reward.clone(), torch.from_numpy(terminated),
+                torch.from_numpy(truncated), info)
+
+    def _numpy_actions(self, actions) -> np.ndarray:
+        """Actions as an array [N] of integers or bools (what ``_as_actions`` checks, on numpy)."""
+        if isinstance(actions, Tensor) and actions.is_cuda:
+            actions = actions.cpu()
+        a = actions.numpy() if isinstance(actions, Tensor) else np.asarray(actions)
+        if a.shape != (self.num_envs,) or a.dtype.kind not in "biu":
+            raise ValueError(f"actions: expected shape ({self.num_envs},) of integers (or bools), "
+                             f"got shape {a.shape} dtype {a.dtype}")
+        return a
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``self.state`` [N, 4] and ``self.elapsed`` [N] as arrays sharing their memory; rebuilt
+        only when the tensors were replaced (``reset``, ``load_state_dict``, an assignment).
+        """
+        state_t, state, elapsed_t, elapsed = self._views
+        if state_t is not self.state or elapsed_t is not self.elapsed:
+            self.state = self.state.detach().to(self.dtype).contiguous()
+            state, elapsed = self.state.numpy(), self.elapsed.numpy()
+            self._views = (self.state, state, self.elapsed, elapsed)
+        return state, elapsed
+
     def __repr__(self) -> str:
         return (f"TorchCartPoleVectorEnv(num_envs={self.num_envs}, device={str(self.device)!r}, "
                 f"max_episode_steps={self.max_episode_steps}, dtype={self.dtype})")
+
+
+def _physics_numpy(s: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Next states [N, 4] from states ``s`` [N, 4] and actions ``a`` [N]: the float operations of
+    :meth:`TorchCartPoleVectorEnv._transition` and of Gymnasium, in the same order.
+    """
+    theta, theta_dot = s[:, 2], s[:, 3]  # each [N]
+    new = np.empty_like(s)  # first the derivatives (ẋ, ẍ, θ̇, θ̈), then s + τ · them
+    force = np.multiply(a, 2 * FORCE_MAG, dtype=s.dtype)
+    force -= FORCE_MAG  # ±F
+    cos, sin = np.cos(theta), np.sin(theta)
+    temp = np.square(theta_dot)  # temp = (F + m_p l θ̇² sin θ) / (m_c + m_p)
+    temp *= POLEMASS_LENGTH
+    temp *= sin
+    temp += force
+    temp /= TOTAL_MASS
+    denom = np.square(cos)  # l (4/3 − m_p cos² θ / (m_c + m_p))
+    denom *= MASS_POLE
+    denom /= TOTAL_MASS
+    np.subtract(4.0 / 3.0, denom, out=denom)
+    denom *= HALF_LENGTH
+    theta_acc = np.multiply(sin, GRAVITY, out=new[:, 3])  # θ̈ = (g sin θ − cos θ · temp) / denom
+    theta_acc -= cos * temp
+    theta_acc /= denom
+    pull = theta_acc * POLEMASS_LENGTH  # ẍ = temp − m_p l θ̈ cos θ / (m_c + m_p)
+    pull *= cos
+    pull /= TOTAL_MASS
+    np.subtract(temp, pull, out=new[:, 1])
+    new[:, 0::2] = s[:, 1::2]
+    new *= TAU  # explicit Euler: positions move with the old velocities
+    new += s
+    return new
