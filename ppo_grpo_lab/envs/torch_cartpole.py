@@ -37,7 +37,8 @@ copy). The float operations are the same, in the same order, as Gymnasium's; wit
 ``cos``/``sin`` the float64 state is bit-identical to Gymnasium's (torch's vectorised ``cos`` may
 differ from it in the last bit). One difference: the torch path draws fresh initial states for
 all ``N`` envs at every step and keeps those of the envs that ended (a host never needs to know
-how many ended), while the numpy path draws them only for the envs that ended. Both draw from
+how many ended), while the numpy path draws ``max(N, 64)`` of them at once and hands them out, in
+order, to the envs that end (``state_dict`` keeps the unused ones). Both draw from
 ``self.generator`` with the same distribution, and ``reset`` is the same, so for one seed and the
 same actions the two paths agree step for step until the first episode ends, then in distribution.
 ``numpy_on_cpu=False`` forces the torch path on the CPU (for tests and comparisons).
@@ -115,6 +116,9 @@ class TorchCartPoleVectorEnv(TorchVectorEnv):
         self._limits = torch.tensor([X_THRESHOLD, THETA_THRESHOLD], dtype=dtype, device=self.device)
         self._numpy = bool(numpy_on_cpu) and self.device.type == "cpu"
         self._views: tuple = (None, None, None, None)  # (state, its array, elapsed, its array)
+        # numpy path: fresh initial states drawn max(N, 64) rows at a time, handed out as envs end
+        self._pool_t = torch.empty(max(num_envs, 64), 4, dtype=dtype) if self._numpy else None
+        self._pool, self._pool_left = (None if self._pool_t is None else self._pool_t.numpy()), 0
 
     def _initial_states(self, n: int | None = None) -> Tensor:
         """Fresh initial states ``U(-0.05, 0.05)^4`` for ``n`` envs (default all N), [n, 4]."""
@@ -165,7 +169,7 @@ class TorchCartPoleVectorEnv(TorchVectorEnv):
         final_obs = new.astype(np.float32)  # [N, 4]
         ended = np.flatnonzero(done)
         if ended.size:  # autoreset: fresh initial states for the envs that ended only
-            new[ended] = self._initial_states(ended.size).numpy()
+            new[ended] = self._fresh_rows(ended.size)
             elapsed[ended] = 0
             obs = new.astype(np.float32)
         else:
@@ -185,6 +189,36 @@ class TorchCartPoleVectorEnv(TorchVectorEnv):
             raise ValueError(f"actions: expected shape ({self.num_envs},) of integers (or bools), "
                              f"got shape {a.shape} dtype {a.dtype}")
         return a
+
+    def _fresh_rows(self, k: int) -> np.ndarray:
+        """``k`` fresh initial states [k, 4] from the pool (refilled by one draw when short)."""
+        size = len(self._pool)
+        if k > self._pool_left:
+            self._pool_t.uniform_(-RESET_BOUND, RESET_BOUND, generator=self.generator)
+            self._pool_left = size
+        start = size - self._pool_left
+        self._pool_left -= k
+        return self._pool[start:start + k]
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Tensor, dict]:
+        """Reset every env; ``seed`` reseeds the generator. Returns ``(obs [N, 4], info)``."""
+        self._pool_left = 0  # a reset (and its seed) decides every later draw
+        return super().reset(seed=seed, options=options)
+
+    def state_dict(self) -> dict:
+        """The envs' full state (see the base class), with the numpy path's unused fresh states."""
+        out = super().state_dict()
+        if self._numpy:
+            out["fresh_pool"] = torch.from_numpy(self._pool[len(self._pool) - self._pool_left:].copy())
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned (from either path)."""
+        super().load_state_dict(state)
+        if self._numpy:
+            pool = state.get("fresh_pool", torch.empty(0, 4))[:len(self._pool)]
+            self._pool_left = len(pool)
+            self._pool[len(self._pool) - len(pool):] = pool.cpu().numpy()
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """``self.state`` [N, 4] and ``self.elapsed`` [N] as arrays sharing their memory; rebuilt
