@@ -4,7 +4,7 @@ Random actions (drawn before timing). For every env count the competitors run in
 process, alternating block by block, so background load hits them alike; we print the
 median steps/s of each and the median of the per-block speed-up ratios.
 
-    .venv/bin/python benchmarks/bench_env_steps.py [--envs 8 256 1024] [--repeats 7] [--device auto]
+    .venv/bin/python benchmarks/bench_env_steps.py [--envs 8 256 1024] [--repeats 7] [--device auto] [--clock auto]
 
 Also shown, as an extra reference: Gymnasium's own numpy-vectorised CartPole
 (``gym.make_vec("CartPole-v1", vectorization_mode="vector_entry_point")``).
@@ -80,12 +80,15 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 = fair to single-threaded Gymnasium)")
+    p.add_argument("--clock", choices=["auto", "cpu", "wall"], default="auto",
+                   help="auto: CPU time on a CPU, wall time (synchronised) on a GPU")
     p.add_argument("--md", help="write the markdown table here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     # CPU time on the CPU (robust to other jobs on the machine); wall time on a GPU (synchronised)
-    clock, what = (time.perf_counter, "wall") if device.type == "cuda" else (time.process_time, "CPU")
+    wall = args.clock == "wall" or (args.clock == "auto" and device.type == "cuda")
+    clock, what = (time.perf_counter, "wall") if wall else (time.process_time, "CPU")
     load0 = os.getloadavg()[0]
     lines = ["| envs | torch-vectorised (ours) | Gymnasium SyncVectorEnv | speed-up vs Sync "
              "| Gymnasium numpy CartPoleVectorEnv | ours vs numpy |", "|---:|---:|---:|---:|---:|---:|"]

@@ -3,7 +3,8 @@
 Measured on the 2-vCPU build machine (seed 1, 8 envs × 128 steps, lr 2.5e-3 annealed over
 150k steps, one torch thread): 475 first reached at 76,800 environment steps with
 Gymnasium's CartPole-v1 (8.7 s on an idle machine, up to 35 s when it is shared) and at
-77,824 with TorchCartPoleVectorEnv; the whole file (with Pendulum) takes about 45 s idle. Trajectories are chaotic, so the
+77,824 with TorchCartPoleVectorEnv (49,152 since its CPU step runs on numpy and draws the
+fresh initial states in another order); the whole file (with Pendulum) takes about 45 s idle. Trajectories are chaotic, so the
 exact step count moves with the rounding of the core functions (an earlier version of the
 GAE fast path gave 67,584; seeds 2 and 3 then gave 38,912 and 64,512). CleanRL's reference
 PPO (4 × 128, lr 2.5e-4) needs 88k-126k steps for a 10-episode mean of 475.

@@ -26,7 +26,8 @@ end hold their ordinary next observation, so ``info["final_obs"]`` is always
 ``s_{t+1}`` and can be fed to the value network without any masking;
 ``info["_final_obs"]`` (bool ``[N]``) says which rows are episode ends. Seeding, reset, the
 time limit, autoreset and ``state_dict`` come from
-:class:`~ppo_grpo_lab.envs.torch_vector.TorchVectorEnv`; this module holds the physics.
+:class:`~ppo_grpo_lab.envs.torch_vector.TorchVectorEnv`; this module holds the physics (and, for
+the CPU, the same time limit and autoreset written with numpy, below).
 
 What runs where. On a GPU, ``step`` is pure torch: a few dozen elementwise kernels, no copy
 to the host, no branch on the host. On the CPU each of those ~45 torch calls costs 2-7 µs of
@@ -120,9 +121,9 @@ class TorchCartPoleVectorEnv(TorchVectorEnv):
         self._pool_t = torch.empty(max(num_envs, 64), 4, dtype=dtype) if self._numpy else None
         self._pool, self._pool_left = (None if self._pool_t is None else self._pool_t.numpy()), 0
 
-    def _initial_states(self, n: int | None = None) -> Tensor:
-        """Fresh initial states ``U(-0.05, 0.05)^4`` for ``n`` envs (default all N), [n, 4]."""
-        u = torch.empty(self.num_envs if n is None else n, 4, device=self.device, dtype=self.dtype)
+    def _initial_states(self) -> Tensor:
+        """Fresh initial states ``U(-0.05, 0.05)^4``, [N, 4]."""
+        u = torch.empty(self.num_envs, 4, device=self.device, dtype=self.dtype)
         return u.uniform_(-RESET_BOUND, RESET_BOUND, generator=self.generator)
 
     def _observe(self, state: Tensor) -> Tensor:
@@ -182,7 +183,7 @@ class TorchCartPoleVectorEnv(TorchVectorEnv):
 
     def _numpy_actions(self, actions) -> np.ndarray:
         """Actions as an array [N] of integers or bools (what ``_as_actions`` checks, on numpy)."""
-        if isinstance(actions, Tensor) and actions.is_cuda:
+        if isinstance(actions, Tensor) and actions.device.type != "cpu":
             actions = actions.cpu()
         a = actions.numpy() if isinstance(actions, Tensor) else np.asarray(actions)
         if a.shape != (self.num_envs,) or a.dtype.kind not in "biu":
