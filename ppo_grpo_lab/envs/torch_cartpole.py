@@ -83,7 +83,7 @@ class TorchCartPoleVectorEnv(TorchVectorEnv):
             Gymnasium, which also integrates in float64, to the last float32 digit of the
             observation; ``torch.float32`` is faster on most GPUs and drifts by ~1e-6 per step.
         numpy_on_cpu: on a CPU device, step with numpy on memory shared with the returned
-            tensors (default; about 2x faster there); ``False`` keeps the pure-torch step that a
+            tensors (default; 2.5-4x faster there); ``False`` keeps the pure-torch step that a
             GPU runs. No effect on other devices.
 
     Observation space: ``Box([N, 4], float32)`` with ``(x, ẋ, θ, θ̇)`` per row.
