@@ -285,6 +285,13 @@ def test_numpy_path_honours_state_assignment_and_state_dict():
     other.load_state_dict(saved)
     for (o1, r1, te1, tr1, i1), (o2, r2, te2, tr2, i2) in zip(after, (other.step(acts) for _ in range(40))):
         assert torch.equal(o1, o2) and torch.equal(te1, te2) and torch.equal(i1["final_obs"], i2["final_obs"])
+    # a checkpoint of the torch path (no pool of fresh states) loads into the numpy path
+    fast, slow = _pair(8, seed=3)
+    slow.reset()
+    slow.step(acts)
+    fast.load_state_dict(slow.state_dict())
+    o1, o2 = fast.step(acts)[4]["final_obs"], slow.step(acts)[4]["final_obs"]
+    torch.testing.assert_close(o1, o2, rtol=0, atol=1e-6)
     # an assigned state is the state the next step starts from. At rest, pushed right (F = 10):
     # temp = 10 / 1.1, θ̈ = -temp / (0.5 (4/3 - 0.1 / 1.1)) = -14.634, ẍ = temp - 0.05 θ̈ / 1.1 = 9.7561
     env.state = torch.zeros(8, 4, dtype=torch.float64)

@@ -158,7 +158,7 @@ class TorchCartPoleVectorEnv(TorchVectorEnv):
         a = self._numpy_actions(actions)  # [N]
         state, elapsed = self._arrays()  # [N, 4], [N]
         new = _physics_numpy(state, a)  # [N, 4]
-        # |x| > 2.4 or |θ| > 12°, [N] (thresholds in the state's dtype, as on the torch path: NEP 50)
+        # |x| > 2.4 or |θ| > 12°, [N] (a Python float compares in the array's dtype, as on the torch path)
         terminated = np.abs(new[:, 0]) > X_THRESHOLD
         terminated |= np.abs(new[:, 2]) > THETA_THRESHOLD
         elapsed += 1  # the same memory as self.elapsed
