@@ -167,9 +167,10 @@ def summarise(results: list[dict]) -> list[dict]:
     return rows
 
 
-def markdown(rows: list[dict], seeds: list[int], load: tuple[float, float]) -> str:
+def markdown(rows: list[dict], seeds: list[int], load: tuple[float, float], runs: int = 1) -> str:
+    where = "at the start, {:.1f} at the end" if runs == 1 else f"to {{:.1f}} (lowest and highest of {runs} merged runs' start and end)"
     out = [f"Seeds {', '.join(map(str, seeds))} (none used to pick settings; the seeds column says how many ran); torch threads 1; load average "
-           f"{load[0]:.1f} at the start, {load[1]:.1f} at the end. Scores are means over seeds (mean return of the "
+           f"{load[0]:.1f} {where.format(load[1])}. Scores are means over seeds (mean return of the "
            f"last {LAST} training episodes before the cut); wins = seeds where ours ≥ SB3; score ratio = "
            f"(ours − random) / (SB3 − random), '-' where SB3 is not above random.", "",
            "| task (budget, seeds) | ours | random | equal steps: ours / SB3 | score ratio | wins "
@@ -202,8 +203,8 @@ def main(argv=None) -> list[dict]:
         for r in (r for part in parts for r in part["results"]):
             kept.setdefault((r["task"], r["budget"], r["seed"]), r)
         results = list(kept.values())
-        load = (min(part["load"][0] for part in parts), max(part["load"][1] for part in parts))
-        return _report(results, sorted({r["seed"] for r in results}), load, args)
+        loads = [x for part in parts for x in part["load"]]
+        return _report(results, sorted({r["seed"] for r in results}), (min(loads), max(loads)), args, len(parts))
     torch.set_num_threads(1)
     load0 = os.getloadavg()[0]
     results = []
@@ -226,9 +227,9 @@ def main(argv=None) -> list[dict]:
     return _report(results, args.seeds, (load0, os.getloadavg()[0]), args)
 
 
-def _report(results: list[dict], seeds: list[int], load: tuple[float, float], args) -> list[dict]:
+def _report(results: list[dict], seeds: list[int], load: tuple[float, float], args, runs: int = 1) -> list[dict]:
     rows = summarise(results)
-    md = markdown(rows, seeds, load)
+    md = markdown(rows, seeds, load, runs)
     print("\n" + md)
     if args.md:
         with open(args.md, "w") as f:
