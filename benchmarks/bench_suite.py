@@ -151,7 +151,8 @@ def _ratio(ours: float, sb3: float, rand: float) -> float:
 def summarise(results: list[dict]) -> list[dict]:
     """One row per (task, budget, our run): means over seeds of the scores, and the ratios of the means."""
     rows = []
-    for task, budget in dict.fromkeys((r["task"], r["budget"]) for r in results):
+    keys = sorted({(r["task"], r["budget"]) for r in results}, key=lambda k: (list(TASKS).index(k[0]), k[1]))
+    for task, budget in keys:
         rs = [r for r in results if (r["task"], r["budget"]) == (task, budget)]
         rand = statistics.mean(r["random"] for r in rs)
         for name in ("ours", "ours-sample"):
