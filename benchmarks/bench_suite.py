@@ -25,10 +25,13 @@ same measure for all). Two cuts per pair (ours vs sb3):
 Printed ratios: "score ratio" = (ours − random) / (sb3 − random) with the random policy's mean return
 over 5 episodes measured in the same run (≥ 1: ours at least as good as SB3), and "CPU ratio" = our CPU
 seconds per env step / SB3's. Seeds 11, 12, 13 by default: no setting here was picked on them (the
-defaults predate this script; ``sample_efficient`` copies SB3's defaults plus normalisation, not tuned).
+defaults predate this script; ``sample_efficient`` copies SB3's defaults plus normalisation, not tuned;
+Pendulum's 60k budget was chosen from a run on seeds 1 and 2).
 
     /work/venv-bench/bin/python benchmarks/bench_suite.py [--tasks CartPole-v1 ...] [--seeds 11 12 13]
         [--scale 1.0] [--json out.json] [--md out.md]
+    /work/venv-bench/bin/python benchmarks/bench_suite.py --merge a.json b.json [--md out.md]  # one table of
+        earlier runs' --json files (one result per task, budget and seed: the first file that has it)
 """
 from __future__ import annotations
 
