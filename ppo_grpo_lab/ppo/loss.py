@@ -80,33 +80,12 @@ def ppo_loss(
         raise ValueError("ppo_loss: expected exactly one of logits ([B, A]) or entropies ([B]), got "
                          f"{'both' if logits is not None else 'neither'}")
     check_clip_eps(clip_eps)
-    if not check_finite and (vf_clip is None or old_values is not None) and _same_shape(
-            log_probs, old_log_probs, advantages, values, value_targets, old_values, entropies,
-            None if logits is None else logits[..., 0]):
-        if vf_clip is not None:
-            check_range("vf_clip", vf_clip, 0.0, float("inf"), low_open=True)
+    if check_finite or not _plain(log_probs, old_log_probs, advantages, values, value_targets, old_values,
+                                  entropies, logits, vf_clip):
+        log_probs, old_log_probs, advantages, values, value_targets, old_values, ent = _checked(
+            log_probs, old_log_probs, advantages, values, value_targets, old_values, logits, entropies, vf_clip)
+    else:  # the caller checks the result instead (no host sync here)
         ent = _categorical_entropy(logits) if logits is not None else entropies
-        return _ppo_loss(log_probs, old_log_probs, advantages, values, value_targets, old_values, ent,
-                         clip_eps, vf_coef, ent_coef, vf_clip)
-    log_probs, old_log_probs, advantages, _ = check_policy_inputs(log_probs, old_log_probs, advantages)
-    values, value_targets, old_values, _ = check_value_inputs(values, value_targets, old_values, vf_clip)
-    ent = categorical_entropy(logits) if logits is not None else as_tensor("entropies", entropies)
-    if ent.shape != log_probs.shape:
-        raise ValueError(f"entropies: expected shape {tuple(log_probs.shape)} (the shape of log_probs), "
-                         f"got {tuple(ent.shape)}")
-    return _ppo_loss(log_probs, old_log_probs, advantages, values, value_targets, old_values, ent,
-                     clip_eps, vf_coef, ent_coef, vf_clip)
-
-
-def _same_shape(*tensors: Tensor | None) -> bool:
-    """Every one that is not None is a floating tensor, all of one shape (the fast path's condition)."""
-    given = [t for t in tensors if t is not None]
-    return all(isinstance(t, Tensor) and t.is_floating_point() and t.shape == given[0].shape for t in given)
-
-
-def _ppo_loss(log_probs, old_log_probs, advantages, values, value_targets, old_values, ent,
-              clip_eps, vf_coef, ent_coef, vf_clip) -> tuple[Tensor, dict[str, Tensor]]:
-    """The loss and statistics of :func:`ppo_loss` from checked inputs (per-sample entropies ``ent``)."""
     pg_loss, pg_stats = _clipped_surrogate(log_probs, old_log_probs, advantages, clip_eps, None, None)
     v_loss, v_stats = _value_loss(values, value_targets, old_values, vf_clip, None)
     mean_entropy = ent.mean()
@@ -114,6 +93,34 @@ def _ppo_loss(log_probs, old_log_probs, advantages, values, value_targets, old_v
     stats = {"loss/total": loss.detach(), **pg_stats, **v_stats,
              "loss/entropy": -mean_entropy.detach(), "stats/entropy": mean_entropy.detach()}
     return loss, stats
+
+
+def _checked(log_probs, old_log_probs, advantages, values, value_targets, old_values, logits, entropies, vf_clip):
+    """Every input of :func:`ppo_loss` checked (shapes, NaN/inf): the tensors, with the per-sample entropies."""
+    log_probs, old_log_probs, advantages, _ = check_policy_inputs(log_probs, old_log_probs, advantages)
+    values, value_targets, old_values, _ = check_value_inputs(values, value_targets, old_values, vf_clip)
+    ent = categorical_entropy(logits) if logits is not None else as_tensor("entropies", entropies)
+    if ent.shape != log_probs.shape:
+        raise ValueError(f"entropies: expected shape {tuple(log_probs.shape)} (the shape of log_probs), "
+                         f"got {tuple(ent.shape)}")
+    return log_probs, old_log_probs, advantages, values, value_targets, old_values, ent
+
+
+def _plain(log_probs, old_log_probs, advantages, values, value_targets, old_values, entropies, logits, vf_clip) -> bool:
+    """True when the inputs need no conversion and no shape check: floating tensors of one shape [B]
+    (logits [B, A]), and ``old_values`` given if ``vf_clip`` is (a valid ε_v). Anything else goes through
+    :func:`_checked`, which names what is wrong.
+    """
+    if vf_clip is not None:
+        if old_values is None:
+            return False
+        check_range("vf_clip", vf_clip, 0.0, float("inf"), low_open=True)
+    if logits is not None and not (isinstance(logits, Tensor) and logits.ndim >= 1 and logits.shape[-1] >= 1):
+        return False
+    rows = None if logits is None else logits[..., 0]  # [B] for logits [B, A]
+    given = [t for t in (log_probs, old_log_probs, advantages, values, value_targets, old_values, entropies, rows)
+             if t is not None]
+    return all(isinstance(t, Tensor) and t.is_floating_point() and t.shape == given[0].shape for t in given)
 
 
 def explained_variance(predictions: Tensor, targets: Tensor) -> Tensor:
