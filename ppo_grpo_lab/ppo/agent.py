@@ -43,6 +43,15 @@ def _layer(n_in: int, n_out: int, gain: float) -> nn.Linear:
     return layer
 
 
+def _run(net: nn.Sequential, x: Tensor) -> Tensor:
+    """``net(x)`` layer by layer through each layer's ``forward``: the same operations without
+    ``nn.Module.__call__``'s per-layer dispatch (hooks are not run), which dominates at rollout sizes.
+    """
+    for layer in net:
+        x = layer.forward(x)
+    return x
+
+
 def _mlp(n_in: int, hidden: tuple[int, ...], n_out: int, out_gain: float, activation: str) -> nn.Sequential:
     act = {"tanh": nn.Tanh, "relu": nn.ReLU}[activation]
     layers: list[nn.Module] = []
@@ -51,6 +60,15 @@ def _mlp(n_in: int, hidden: tuple[int, ...], n_out: int, out_gain: float, activa
         n_in = h
     layers.append(_layer(n_in, n_out, out_gain))
     return nn.Sequential(*layers)
+
+
+def _categorical_sample(probs: Tensor, generator: torch.Generator | None) -> Tensor:
+    """One draw per row of ``probs`` [B, A] → [B]: ``argmax_a p_a / q_a`` with q_a ~ Exp(1) (the
+    Gumbel-max trick), which is how ``torch.multinomial(probs, 1)`` draws, so the same draws from the
+    same generator (tested), without its validation of ``probs`` (host syncs; softmax output is valid).
+    """
+    q = torch.empty_like(probs).exponential_(1, generator=generator)
+    return torch.argmax(probs / q, dim=-1)
 
 
 class ActorCritic(nn.Module):
@@ -76,7 +94,7 @@ class ActorCritic(nn.Module):
 
     def value(self, obs: Tensor) -> Tensor:
         """V_ψ(s): obs [B, obs_dim] → [B]."""
-        return self.critic(obs).squeeze(-1)
+        return _run(self.critic, obs).squeeze(-1)
 
     def _log_prob(self, out: Tensor, actions: Tensor) -> Tensor:
         """Log π(a|s) [B] from the actor output (no host synchronisation: used at every env step)."""
@@ -99,7 +117,7 @@ class ActorCritic(nn.Module):
         The actor output is the logits [B, A] (discrete: ``ppo_loss`` takes the entropy from them)
         or the mean μ [B, D] (continuous: pass ``entropy(μ)`` to ``ppo_loss``).
         """
-        out = self.actor(obs)
+        out = _run(self.actor, obs)
         return self._log_prob(out, actions), self.value(obs), out
 
     def entropy(self, out: Tensor) -> Tensor:
@@ -115,7 +133,7 @@ class ActorCritic(nn.Module):
         ``total`` (data-parallel training). The random numbers are drawn for all ``total`` rows, exactly
         as one process holding the whole batch would draw them, and only this shard's rows are used.
         """
-        out = self.actor(obs)
+        out = _run(self.actor, obs)
         full, rows = out, slice(None)
         if shard is not None:
             offset, total = shard
@@ -124,7 +142,7 @@ class ActorCritic(nn.Module):
             full[rows] = out
         if self.discrete:
             probs = torch.softmax(full, dim=-1)  # the draws do not depend on the placeholder rows' values
-            actions = torch.multinomial(probs, 1, generator=generator).squeeze(-1)[rows]  # [B]
+            actions = _categorical_sample(probs, generator)[rows]  # [B]
         else:
             noise = torch.randn(full.shape, generator=generator, device=out.device, dtype=out.dtype)[rows]
             actions = out + self.log_std.exp() * noise  # [B, D]

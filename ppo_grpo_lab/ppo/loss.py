@@ -18,7 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._checks import as_tensor, check_clip_eps
+from .._checks import as_tensor, check_clip_eps, check_range
+from ..entropy import _entropy as _categorical_entropy
 from ..entropy import entropy as categorical_entropy
 from ..surrogate import _clipped_surrogate, check_policy_inputs
 from ..value import _value_loss, check_value_inputs
@@ -49,6 +50,7 @@ def ppo_loss(
     vf_coef: float = 0.5,
     ent_coef: float = 0.01,
     vf_clip: float | None = None,
+    check_finite: bool = True,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """``−L^CLIP + c1·L^VF − c2·H`` on one minibatch; pure (no state, no optimiser).
 
@@ -65,6 +67,9 @@ def ppo_loss(
         vf_coef: c1.
         ent_coef: c2.
         vf_clip: ε_v to clip the critic around ``old_values``, or None.
+        check_finite: False skips the NaN/inf scans of the inputs (no host syncs) when they are tensors
+            of one shape; the caller then checks the result and, if it is not finite, calls again with
+            True to learn which input was (the trainer does, once per minibatch).
 
     Returns:
         ``(loss, stats)``: ``loss`` 0-d; ``stats`` (detached) holds ``loss/total``, ``loss/policy``,
@@ -74,13 +79,13 @@ def ppo_loss(
     if (logits is None) == (entropies is None):
         raise ValueError("ppo_loss: expected exactly one of logits ([B, A]) or entropies ([B]), got "
                          f"{'both' if logits is not None else 'neither'}")
-    log_probs, old_log_probs, advantages, _ = check_policy_inputs(log_probs, old_log_probs, advantages)
     check_clip_eps(clip_eps)
-    values, value_targets, old_values, _ = check_value_inputs(values, value_targets, old_values, vf_clip)
-    ent = categorical_entropy(logits) if logits is not None else as_tensor("entropies", entropies)
-    if ent.shape != log_probs.shape:
-        raise ValueError(f"entropies: expected shape {tuple(log_probs.shape)} (the shape of log_probs), "
-                         f"got {tuple(ent.shape)}")
+    if check_finite or not _plain(log_probs, old_log_probs, advantages, values, value_targets, old_values,
+                                  entropies, logits, vf_clip):
+        log_probs, old_log_probs, advantages, values, value_targets, old_values, ent = _checked(
+            log_probs, old_log_probs, advantages, values, value_targets, old_values, logits, entropies, vf_clip)
+    else:  # the caller checks the result instead (no host sync here)
+        ent = _categorical_entropy(logits) if logits is not None else entropies
     pg_loss, pg_stats = _clipped_surrogate(log_probs, old_log_probs, advantages, clip_eps, None, None)
     v_loss, v_stats = _value_loss(values, value_targets, old_values, vf_clip, None)
     mean_entropy = ent.mean()
@@ -88,6 +93,34 @@ def ppo_loss(
     stats = {"loss/total": loss.detach(), **pg_stats, **v_stats,
              "loss/entropy": -mean_entropy.detach(), "stats/entropy": mean_entropy.detach()}
     return loss, stats
+
+
+def _checked(log_probs, old_log_probs, advantages, values, value_targets, old_values, logits, entropies, vf_clip):
+    """Every input of :func:`ppo_loss` checked (shapes, NaN/inf): the tensors, with the per-sample entropies."""
+    log_probs, old_log_probs, advantages, _ = check_policy_inputs(log_probs, old_log_probs, advantages)
+    values, value_targets, old_values, _ = check_value_inputs(values, value_targets, old_values, vf_clip)
+    ent = categorical_entropy(logits) if logits is not None else as_tensor("entropies", entropies)
+    if ent.shape != log_probs.shape:
+        raise ValueError(f"entropies: expected shape {tuple(log_probs.shape)} (the shape of log_probs), "
+                         f"got {tuple(ent.shape)}")
+    return log_probs, old_log_probs, advantages, values, value_targets, old_values, ent
+
+
+def _plain(log_probs, old_log_probs, advantages, values, value_targets, old_values, entropies, logits, vf_clip) -> bool:
+    """True when the inputs need no conversion and no shape check: floating tensors of one shape [B]
+    (logits [B, A]), and ``old_values`` given if ``vf_clip`` is (a valid ε_v). Anything else goes through
+    :func:`_checked`, which names what is wrong.
+    """
+    if vf_clip is not None:
+        if old_values is None:
+            return False
+        check_range("vf_clip", vf_clip, 0.0, float("inf"), low_open=True)
+    if logits is not None and not (isinstance(logits, Tensor) and logits.ndim >= 1 and logits.shape[-1] >= 1):
+        return False
+    rows = None if logits is None else logits[..., 0]  # [B] for logits [B, A]
+    given = [t for t in (log_probs, old_log_probs, advantages, values, value_targets, old_values, entropies, rows)
+             if t is not None]
+    return all(isinstance(t, Tensor) and t.is_floating_point() and t.shape == given[0].shape for t in given)
 
 
 def explained_variance(predictions: Tensor, targets: Tensor) -> Tensor:

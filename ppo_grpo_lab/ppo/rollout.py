@@ -61,9 +61,10 @@ class VecEnvAdapter:
         self.raw_reward: Tensor | None = None
 
     def _t(self, x, dtype=torch.float32) -> Tensor:
+        """A new tensor (always a copy: the rollout keeps it while the env may reuse its buffers)."""
         if isinstance(x, Tensor):
-            return x.to(self.device, dtype=dtype, non_blocking=True)
-        return torch.as_tensor(np.asarray(x), dtype=dtype, device=self.device)
+            return x.to(self.device, dtype=dtype, non_blocking=True, copy=True)
+        return torch.tensor(x, dtype=dtype, device=self.device)
 
     def reset(self, seed: int | None = None) -> Tensor:
         """Reset every env; returns the observations as a tensor ``[N, obs_dim]``."""
@@ -158,23 +159,17 @@ def collect_rollout(env: VecEnvAdapter, agent: ActorCritic, obs: Tensor, num_ste
         ``(rollout, obs, episodes)``: the :class:`Rollout`, the observations to continue from,
         and ``episodes = {"done", "return", "length"}`` ([T, N] each) to read finished episodes from.
     """
-    T, N = num_steps, env.num_envs
-    dev = obs.device
-    buf_obs = torch.empty((T, N, *obs.shape[1:]), device=dev)  # [T, N, obs_dim]
-    buf_next = torch.empty_like(buf_obs)
-    act_shape = () if agent.discrete else tuple(env.single_action_space.shape)
-    buf_act = torch.empty((T, N, *act_shape), device=dev, dtype=torch.long if agent.discrete else torch.float32)
-    buf_logp, buf_val, buf_rew = (torch.empty((T, N), device=dev) for _ in range(3))
-    buf_term, buf_trunc = (torch.empty((T, N), device=dev, dtype=torch.bool) for _ in range(2))
-    ep_ret, ep_len = torch.empty((T, N), device=dev), torch.empty((T, N), device=dev, dtype=torch.long)
-    for t in range(T):
-        buf_obs[t] = obs
-        action, buf_logp[t], buf_val[t] = agent.act(obs, generator, shard)
-        buf_act[t] = action
-        env_action = ActorCritic.env_actions(action, env.single_action_space)
-        obs, buf_rew[t], buf_term[t], buf_trunc[t], buf_next[t] = env.step(env_action)
+    steps = []  # per step: obs, action, log π, V, reward, terminated, truncated, next obs, return, length
+    for _ in range(num_steps):
+        action, log_prob, value = agent.act(obs, generator, shard)
+        nxt, reward, term, trunc, final = env.step(ActorCritic.env_actions(action, env.single_action_space))
         raw = getattr(env, "raw_reward", None)  # episode returns in the env's own rewards
-        ep_ret[t], ep_len[t] = tracker.step(buf_rew[t] if raw is None else raw, buf_term[t] | buf_trunc[t])
+        steps.append((obs, action, log_prob, value, reward, term, trunc, final,
+                      *tracker.step(reward if raw is None else raw, term | trunc)))
+        obs = nxt
+    # one stack per field ([T, N, ...]) instead of T writes into preallocated buffers
+    (buf_obs, buf_act, buf_logp, buf_val, buf_rew, buf_term, buf_trunc, buf_next, ep_ret, ep_len
+     ) = (torch.stack(field) for field in zip(*steps))
     rollout = Rollout(buf_obs, buf_act, buf_logp, buf_val, buf_rew, buf_term, buf_trunc, buf_next)
     return rollout, obs, {"done": buf_term | buf_trunc, "return": ep_ret, "length": ep_len}
 

@@ -65,6 +65,7 @@ from .rollout import EpisodeTracker, VecEnvAdapter, collect_rollout, compute_adv
 
 __all__ = ["PPOTrainer", "train_ppo"]
 
+_CHECKED = ("loss/total", "loss/policy", "loss/value", "stats/entropy")  # must be finite at every step
 _FIX_HINT = "try a lower learning_rate, keep max_grad_norm set, and check the env's observations and rewards for NaN/inf"
 
 
@@ -115,7 +116,7 @@ class PPOTrainer:
             self.agent = ActorCritic(env.single_observation_space, env.single_action_space,
                                      config.hidden_sizes, config.activation).to(self.device)
         ddp.broadcast_module(self.agent)  # same seed, same weights; the broadcast makes sure of it
-        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config.learning_rate, eps=config.adam_eps)
+        self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config.learning_rate, eps=config.adam_eps, foreach=True)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.history = History()
         self.global_step, self.update = 0, 0  # environment steps so far (summed over envs), updates done
@@ -136,7 +137,7 @@ class PPOTrainer:
         try:
             while self.update < last:
                 self._update()
-                if "charts/episode_return" in self.history.keys():
+                if not bar.disable and "charts/episode_return" in self.history.keys():
                     bar.set_postfix(ret20=f"{self.mean_return(20):.1f}", step=self.global_step)
                 bar.update(1)
         finally:
@@ -161,8 +162,7 @@ class PPOTrainer:
 
     def _update(self) -> None:
         """One update: rollout, GAE, then epochs of minibatch steps (the loop of the module docstring)."""
-        cfg = self.config
-        k, t0, step0 = self.update + 1, time.perf_counter(), self.global_step
+        cfg, k, t0, step0 = self.config, self.update + 1, time.perf_counter(), self.global_step
         lr = cfg.learning_rate_at(k)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -174,26 +174,22 @@ class PPOTrainer:
         batch = {"obs": ro.obs.flatten(0, 1), "actions": ro.actions.flatten(0, 1),  # [B, ...], B = T · local envs
                  "log_probs": ro.log_probs.flatten(), "values": ro.values.flatten(),
                  "advantages": advantages.flatten(), "targets": targets.flatten()}
-        sums: dict[str, Tensor] = {}
-        n_mb = 0
+        sums, n_mb = 0.0, 0  # the minibatches' statistics, summed as one vector (names: self._stat_names)
         for epoch in range(1, cfg.update_epochs + 1):
             perm = torch.randperm(cfg.batch_size, generator=self.generator, device=self.device)  # all N·T
-            epoch_kl = []
+            epoch_stats = []
             for m in range(cfg.num_minibatches):
                 mb = perm[m * cfg.minibatch_size:(m + 1) * cfg.minibatch_size]  # [N·T/M], index t·N + n
                 idx, n_real = ddp.shard_indices(mb, cfg.num_envs, self.env_offset, self.local_envs)  # this rank's
-                stats = self._minibatch_step({key: x[idx] for key, x in batch.items()}, n_real,
-                                             self._where(k, epoch, m + 1))
-                for key, v in stats.items():
-                    sums[key] = sums.get(key, 0.0) + v
-                epoch_kl.append(stats["stats/approx_kl"])
-                n_mb += 1
-            if cfg.target_kl is not None and float(torch.stack(epoch_kl).mean()) > cfg.target_kl:
+                epoch_stats.append(self._minibatch_step({key: x[idx] for key, x in batch.items()}, n_real,
+                                                        (k, epoch, m + 1)))
+                sums, n_mb = sums + epoch_stats[-1], n_mb + 1
+            kl = None if cfg.target_kl is None else torch.stack(epoch_stats)[:, self._stat_names.index("stats/approx_kl")]
+            if kl is not None and float(kl.contiguous().mean()) > cfg.target_kl:  # the epoch's mean approximate KL
                 break
-        metrics = {key: v / n_mb for key, v in sums.items()}
+        metrics = dict(zip(self._stat_names, (sums / n_mb).tolist()))
         metrics["stats/explained_variance"] = ddp.global_explained_variance(batch["values"], batch["targets"])
-        metrics["stats/epochs"] = epoch
-        metrics["charts/learning_rate"] = lr
+        metrics.update({"stats/epochs": epoch, "charts/learning_rate": lr})
         metrics["charts/SPS"] = cfg.batch_size / max(time.perf_counter() - t0, 1e-9)
         self._log_episodes(step0, episodes)
         self.history.log(self.global_step, metrics)
@@ -205,40 +201,44 @@ class PPOTrainer:
             if not bool(torch.isfinite(x).all()):
                 raise FloatingPointError(f"{self._where(k)}: rollout {name} contain NaN/inf; {_FIX_HINT}")
 
-    def _minibatch_step(self, mb: dict[str, Tensor], n_real: int, where: str) -> dict[str, Tensor]:
+    def _minibatch_step(self, mb: dict[str, Tensor], n_real: int, where: tuple[int, int, int]) -> Tensor:
         """One gradient step on this process's ``n_real`` samples of a minibatch (all of it with one
         process; none: one placeholder sample). The loss is weighted by w = n_real / minibatch_size and
-        the gradients and statistics summed over processes, Σ_r w_r · mean_r = the minibatch mean.
+        the gradients and statistics summed over processes, Σ_r w_r · mean_r = the minibatch mean; returns
+        them as one vector (names: ``self._stat_names``), checked for NaN/inf with one host sync.
         """
         cfg, agent = self.config, self.agent
-        try:
-            log_probs, values, out = agent.evaluate(mb["obs"], mb["actions"])
-            adv = ddp.global_normalize(mb["advantages"], n_real) if cfg.norm_adv else mb["advantages"]
-            loss, stats = ppo_loss(
-                log_probs, mb["log_probs"], adv, values, mb["targets"],
-                logits=out if agent.discrete else None, entropies=None if agent.discrete else agent.entropy(out),
-                old_values=None if cfg.value_clip_eps is None else mb["values"], clip_eps=cfg.clip_eps,
-                vf_coef=cfg.vf_coef, ent_coef=cfg.ent_coef, vf_clip=cfg.value_clip_eps)
-        except NonFiniteError as exc:
-            raise FloatingPointError(f"{where}: {exc}; {_FIX_HINT}") from exc
-        checked = ("loss/total", "loss/policy", "loss/value", "stats/entropy")
-        if not bool(torch.isfinite(torch.stack([stats[c] for c in checked])).all()):
-            bad = next(c for c in checked if not bool(torch.isfinite(stats[c])))
-            raise FloatingPointError(f"{where}: {bad} is {stats[bad].item()}; {_FIX_HINT}")
+        log_probs, values, out = agent.evaluate(mb["obs"], mb["actions"])
+        adv = ddp.global_normalize(mb["advantages"], n_real) if cfg.norm_adv else mb["advantages"]
+        args = (log_probs, mb["log_probs"], adv, values, mb["targets"])
+        kwargs = dict(logits=out if agent.discrete else None, entropies=None if agent.discrete else agent.entropy(out),
+                      old_values=None if cfg.value_clip_eps is None else mb["values"], clip_eps=cfg.clip_eps,
+                      vf_coef=cfg.vf_coef, ent_coef=cfg.ent_coef, vf_clip=cfg.value_clip_eps)
+        loss, stats = ppo_loss(*args, **kwargs, check_finite=False)  # checked below, with the gradient norm
         w = n_real / cfg.minibatch_size
         self.optimizer.zero_grad(set_to_none=True)
         (loss * w).backward()
         keys = sorted(stats)
         summed = ddp.all_reduce_grads(agent.parameters(), torch.stack([stats[key] for key in keys]).to(loss.dtype) * w)
-        stats = dict(zip(keys, summed))
-        max_norm = cfg.max_grad_norm if cfg.max_grad_norm is not None else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(agent.parameters(), max_norm)
-        if not bool(torch.isfinite(grad_norm)):
-            raise FloatingPointError(f"{where}: gradient norm stats/grad_norm is {grad_norm.item()} "
-                                     f"(loss/total = {stats['loss/total'].item():.4g}); {_FIX_HINT}")
+        grad_norm = torch.nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm or float("inf"))
+        checked = [stats[c] for c in _CHECKED] + [grad_norm]
+        if not bool(torch.isfinite(torch.stack(checked)).all()):
+            self._explain_non_finite(args, kwargs, checked, self._where(*where))
         self.optimizer.step()
-        stats["stats/grad_norm"] = grad_norm.detach()
-        return stats
+        self._stat_names = (*keys, "stats/grad_norm")
+        return torch.cat([summed, grad_norm.detach().reshape(1).to(summed.dtype)])
+
+    def _explain_non_finite(self, args, kwargs, checked: list[Tensor], where: str) -> None:
+        """Raise FloatingPointError naming the first non-finite quantity: a loss input, a loss term, the gradient."""
+        try:
+            ppo_loss(*args, **kwargs)  # the checked path names a non-finite input
+        except NonFiniteError as exc:
+            raise FloatingPointError(f"{where}: {exc}; {_FIX_HINT}") from exc
+        bad = next(i for i, x in enumerate(checked) if not bool(torch.isfinite(x)))
+        if bad < len(_CHECKED):
+            raise FloatingPointError(f"{where}: {_CHECKED[bad]} is {checked[bad].item()}; {_FIX_HINT}")
+        raise FloatingPointError(f"{where}: gradient norm stats/grad_norm is {checked[bad].item()} "
+                                 f"(loss/total = {checked[0].item():.4g}); {_FIX_HINT}")
 
     def _log_episodes(self, step0: int, episodes: dict[str, Tensor]) -> None:
         """Log every env's finished episodes (gathered from all ranks, [T, N] in env order)."""
