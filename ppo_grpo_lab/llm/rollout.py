@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..entropy import entropy
 from .sampling import _check_shareable, _draw, _stop, _unique_rows, completion_mask
 from .tokenizer import EOS, PAD
 
@@ -33,7 +32,7 @@ __all__ = ["sample_with_log_probs"]
 
 def _next_logits(model, tokens: Tensor, past, pos: int):
     """Logits (U, V) for the next token after the last position of ``tokens`` (U, T), and the new cache."""
-    h, past = model.hidden(tokens, past, pos)  # (U, T, d)
+    h, past = model.hidden(tokens, past, pos, last_only=True)  # (U, 1, d)
     return model.lm_head(h[:, -1]), past
 
 
@@ -78,9 +77,10 @@ def sample_with_log_probs(model, prompts: Tensor, max_new_tokens: int, temperatu
         z = logits.index_select(0, node_of).float()  # (N, V); finished rows read node 0 (thrown away)
         nxt = _draw(z.detach(), temperature, generator, shard)  # (N,)
         out[:, t] = nxt.masked_fill_(done, pad_id)
-        lp.append(torch.log_softmax(z, -1).gather(1, nxt[:, None]))  # (N, 1)
+        logp = torch.log_softmax(z, -1)  # (N, V)
+        lp.append(logp.gather(1, nxt[:, None]))  # (N, 1)
+        ent.append(logp.detach())
         with torch.no_grad():
-            ent.append(entropy(z))
             if reference is not None:
                 ref_lp.append(torch.log_softmax(ref_logits.index_select(0, node_of).float(), -1).gather(1, nxt[:, None]))
         done |= nxt == eos_id
@@ -94,6 +94,9 @@ def sample_with_log_probs(model, prompts: Tensor, max_new_tokens: int, temperatu
         with torch.no_grad():
             ref_logits, ref_past = _extend(reference, ref_past, parent, tokens, P + t)
     mask = completion_mask(out, eos_id)
+    logp = torch.stack(ent, 1)  # (N, t+1, V)
+    p = logp.exp()
+    ent = [-(p * torch.where(p > 0, logp, 0.0)).sum(-1)]  # H = −Σ_v π log π with 0 log 0 = 0, (N, t+1)
     res = {"completions": out, "mask": mask, "log_probs": _columns(lp, mask), "entropy": _columns(ent, mask)}
     if reference is not None:
         res["ref_log_probs"] = _columns(ref_lp, mask)
@@ -101,7 +104,7 @@ def sample_with_log_probs(model, prompts: Tensor, max_new_tokens: int, temperatu
 
 
 def _columns(cols: list[Tensor], mask: Tensor) -> Tensor:
-    """The per-step columns (each [N] or [N, 1]) as (Tensor, [N, L]), 0 after each row's EOS and past a stop."""
-    x = torch.cat([c.reshape(-1, 1) for c in cols], dim=1)  # (N, t+1)
+    """The columns (each [N, 1], or one [N, t+1]) as (Tensor, [N, L]), 0 after each row's EOS and past a stop."""
+    x = torch.cat([c.reshape(c.shape[0], -1) for c in cols], dim=1)  # (N, t+1)
     x = F.pad(x, (0, mask.shape[1] - x.shape[1]))
     return x.masked_fill(~mask, 0.0)

@@ -197,8 +197,8 @@ def _shared_prefix_logits(model, prompts: Tensor, completions: Tensor) -> Tensor
     _, row_of, first = _unique_rows(torch.cat([prompts, completions], dim=1))  # N rows -> U distinct
     u_prompts, u_comps = prompts[first], completions[first]  # (U, P), (U, L)
     p_unique, p_of, _ = _unique_rows(u_prompts)  # U rows -> B' distinct prompts
-    h_prompt, past = model.hidden(p_unique)  # (B', P, d)
-    h = h_prompt[p_of, -1:]  # (U, 1, d): predicts o_1
+    h_prompt, past = model.hidden(p_unique, last_only=True)  # (B', 1, d)
+    h = h_prompt[p_of]  # (U, 1, d): predicts o_1
     if completions.shape[1] > 1:
         past = [(k.index_select(0, p_of), v.index_select(0, p_of)) for k, v in past]  # (U, nh, P, hs)
         h = torch.cat([h, model.hidden(u_comps[:, :-1], past, P)[0]], dim=1)  # (U, L, d): predict o_1..o_L
