@@ -58,6 +58,8 @@ def test_bad_arguments_are_refused(sft_one_digit):
         sample_with_log_probs(model, torch.zeros(3, dtype=torch.long), 3)
     with pytest.raises(ValueError, match="max_new_tokens, temperature: expected"):
         sample_with_log_probs(model, _prompts(tok), 0)
+    with pytest.raises(ValueError, match="share_prefixes: expected a TinyGPT with prompt_mask=None"):
+        sample_with_log_probs(model, _prompts(tok), 3, prompt_mask=torch.ones(32, 5, dtype=torch.bool))
 
 
 SMALL = dict(num_updates=3, batch_size=32, group_size=8, learning_rate=3e-3, beta=0.04, seed=0, progress=False,

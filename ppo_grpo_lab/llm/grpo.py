@@ -27,6 +27,7 @@ one and two processes without changing the model's outputs.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import ClassVar
 
@@ -188,8 +189,9 @@ class GRPOTrainer(LMTrainer):
         statistics weight each rank by its share of the tokens, n_tok_r / Σ n_tok. R = 1: both weights are 1.
         """
         cfg, mask = self.config, batch.mask
-        with self.meter.measure():
-            out = batch.rollout if it == 0 and batch.rollout is not None else completion_log_probs(
+        kept = it == 0 and batch.rollout is not None  # the policy's pass was measured while sampling
+        with contextlib.nullcontext() if kept else self.meter.measure():
+            out = batch.rollout if kept else completion_log_probs(
                 self.model, batch.prompts, batch.completions, with_entropy=it == 0, prompt_mask=batch.prompt_mask,
                 share_prefixes=cfg.share_prefixes)
             old = out["log_probs"].detach() if old_lp is None else old_lp  # None: μ = 1, the ratio is exactly 1

@@ -97,11 +97,12 @@ def _round(trainer, gather_completions: bool) -> dict:
     problems = [p for p in questions[q0:q0 + k] for _ in range(G)]  # each question G times
     rollout = None
     if trainer.samples_with_graph():  # μ = 1 and share_prefixes: the policy's graph and π_ref kept from sampling
-        prompts, prompt_mask = prompt_batch(tok, problems, dev)
+        prompts, prompt_mask = prompt_batch(tok, questions[q0:q0 + k], dev)  # each question encoded once
+        prompts = prompts.repeat_interleave(G, dim=0)  # (k·G, P); a padded batch is refused below
         with trainer.meter.measure():
             rollout = sample_with_log_probs(trainer.model, prompts, task.max_answer_len, cfg.temperature,
                                             trainer.generator, trainer.reference if cfg.beta > 0 else None,
-                                            (q0 * G, n_q * G), tok.eos_id, tok.pad_id)
+                                            (q0 * G, n_q * G), tok.eos_id, tok.pad_id, prompt_mask)
         completions, mask = rollout["completions"], rollout["mask"]
     else:
         prompts, prompt_mask, completions, mask = generate_answers(  # (k·G, P), (k·G, L): this rank's rows of B·G

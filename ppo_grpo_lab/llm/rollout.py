@@ -46,7 +46,7 @@ def _extend(model, past, parent: Tensor, tokens: Tensor, pos: int):
 
 def sample_with_log_probs(model, prompts: Tensor, max_new_tokens: int, temperature: float = 1.0,
                           generator: torch.Generator | None = None, reference=None, shard=None,
-                          eos_id: int = EOS, pad_id: int = PAD) -> dict[str, Tensor]:
+                          eos_id: int = EOS, pad_id: int = PAD, prompt_mask: Tensor | None = None) -> dict[str, Tensor]:
     """Sample answers and keep their log-probs under ``model`` (differentiable) and ``reference``.
 
     Args:
@@ -55,13 +55,14 @@ def sample_with_log_probs(model, prompts: Tensor, max_new_tokens: int, temperatu
         max_new_tokens, temperature, generator, shard, eos_id, pad_id: as in
             :func:`~ppo_grpo_lab.llm.sampling.generate`.
         reference: the frozen π_ref (a TinyGPT) run on the same prefixes without a graph, or None.
+        prompt_mask: must be None (left-padded prompts are not shared; a ValueError says so).
 
     Returns:
         dict with ``completions`` (LongTensor, [N, L]), ``mask`` (bool Tensor, [N, L]), ``log_probs``
         (Tensor, [N, L], differentiable), ``entropy`` (Tensor, [N, L], detached) and, with a reference,
         ``ref_log_probs`` (Tensor, [N, L]); L = ``max_new_tokens``.
     """
-    _check_shareable(model, None)
+    _check_shareable(model, prompt_mask)
     if prompts.ndim != 2 or max_new_tokens < 1 or temperature < 0:
         raise ValueError(f"prompts, max_new_tokens, temperature: expected [N, P], >= 1 and >= 0, got "
                          f"{tuple(prompts.shape)}, {max_new_tokens} and {temperature}")
