@@ -115,3 +115,21 @@ def test_the_default_path_is_bit_for_bit_main_s(sft_one_digit):
     assert float(sum(x.abs().sum() for x in d)) == pytest.approx(2.6422568102952937, rel=1e-9)
     assert float(sum((x * x).sum() for x in d)) == pytest.approx(0.0006189544682074143, rel=1e-9)
     assert float(hist.last("stats/kl_ref")) == pytest.approx(0.0023544838186353445, rel=1e-9)
+
+
+def test_a_checkpoint_takes_adam_s_kernel_from_the_config_it_is_loaded_with(sft_one_digit, tmp_path):
+    tok, task, ref = sft_one_digit
+    trainer = GRPOTrainer(task, tok, GRPOConfig(**{**SMALL, "num_updates": 1, "share_prefixes": True}),
+                          policy=copy.deepcopy(ref))
+    trainer.train()
+    trainer.save(tmp_path / "g.pt")
+    off = GRPOTrainer.load(tmp_path / "g.pt", task, tok, share_prefixes=False, num_updates=2)
+    on = GRPOTrainer.load(tmp_path / "g.pt", task, tok, num_updates=2)
+    assert off.optimizer.param_groups[0]["fused"] is None and on.optimizer.param_groups[0]["fused"] is True
+    for t in (off, on):
+        t.train()  # both kernels continue from the saved moments
+    prompts = tok.encode_batch([f"{a}+{b}=" for a in range(10) for b in range(10)])
+    comps, _ = generate(off.model, prompts, 3, 1.0, torch.Generator().manual_seed(1))
+    with torch.no_grad():  # compared by what they compute (see the GRPO run test above)
+        torch.testing.assert_close(completion_log_probs(on.model, prompts, comps)["log_probs"],
+                                   completion_log_probs(off.model, prompts, comps)["log_probs"], atol=1e-4, rtol=1e-4)

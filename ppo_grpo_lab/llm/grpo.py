@@ -152,6 +152,8 @@ class GRPOTrainer(LMTrainer):
 
     def _set_extra_state(self, extra):
         self.reward_start, self.collapsed_at = extra["reward_start"], extra["collapsed_at"]
+        for group in self.optimizer.param_groups:  # Adam's kernel follows this config, not the saved one
+            group["fused"] = True if self.config.share_prefixes else None
 
     @property
     def collapse_message(self) -> str | None:
