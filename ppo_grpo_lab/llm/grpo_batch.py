@@ -44,7 +44,7 @@ class GroupBatch:
         sampled: ``{"rewards", "gold", "correct", "lengths"}`` (Tensor, [M·G]) of every answer sampled in
             this update, M ≥ B questions (M = B without dynamic sampling).
         rounds: extra sampling rounds drawn (0 without dynamic sampling).
-        rollout: with :meth:`GRPOTrainer.samples_with_graph`, the policy's ``log_probs`` (differentiable),
+        rollout: with :meth:`~ppo_grpo_lab.llm.grpo.GRPOTrainer.samples_with_graph`, the policy's ``log_probs`` (differentiable),
             ``entropy`` and π_ref's ``ref_log_probs`` (Tensor, [k·G, L]) kept from sampling
             (:func:`~ppo_grpo_lab.llm.rollout.sample_with_log_probs`); else None.
     """

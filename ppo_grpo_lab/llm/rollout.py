@@ -13,10 +13,11 @@ autograd on, and returns
 
 so the separate π_θ and π_ref passes of :func:`~ppo_grpo_lab.llm.sampling.completion_log_probs` are
 left out, and rows that have emitted EOS stop running (their tokens are PAD and masked). It is the
-same function as the plain passes on fewer rows: values and gradients agree up to float rounding (~1e-6),
-which can flip a sampled token, so GRPO uses it only when asked (``GRPOConfig(share_prefixes=True)``,
-μ = 1, no dynamic sampling). The random numbers are those of :func:`generate` (each row draws its own
-token; a finished row's draw is thrown away as before). Positions after a row's EOS hold log-prob 0.
+same function as the plain passes on fewer rows: values and gradients agree up to float rounding
+(~1e-6), which can flip a sampled token, so GRPO uses it only when asked (``GRPOConfig(share_prefixes=True)``,
+μ = 1, no dynamic sampling). The random numbers are those of :func:`~ppo_grpo_lab.llm.sampling.generate`
+(each row draws its own token; a finished row's draw is thrown away as before). Positions after a row's
+EOS hold log-prob 0.
 """
 from __future__ import annotations
 
