@@ -54,8 +54,8 @@ class GRPOConfig(TrainerConfig):
             log-prob passes are left out and finished answers stop running; Adam runs as one fused kernel
             (``fused=True``). The same function computed on fewer rows and in another order: results change
             only at float rounding (~1e-6), which can flip a sampled token and so move a run's numbers; the
-            chapters' numbers are those with it off. A step then takes ~0.55–0.6× the CPU time of a default
-            one, 0.31–0.42× TRL's (medians of three runs under load; chapter 11's model, seeds 11–13;
+            chapters' numbers are those with it off. A step then takes ~0.55–0.65× the CPU time of a default
+            one, 0.31–0.42× TRL's (medians of four runs on a loaded machine; chapter 11's model, seeds 11–13;
             benchmarks/README.md). A ``transformers`` policy raises a ValueError.
     """
 
