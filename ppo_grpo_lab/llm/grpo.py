@@ -27,6 +27,7 @@ one and two processes without changing the model's outputs.
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from typing import ClassVar
 
@@ -107,7 +108,8 @@ class GRPOTrainer(LMTrainer):
                              f"and {type(self.reference).__name__}; use share_prefixes=False")
         for module in (self.model, self.reference):  # every rank starts from rank 0's weights
             ddp.broadcast_module(module)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate,  # share_prefixes: one
+                                          fused=True if cfg.share_prefixes else None)  # fused kernel, not a loop
         self.meter = SavedTensorMeter([self.model, self.reference])
         self.reward_start: float | None = None  # reward/mean of the first update (the watchdog's yardstick)
         self.collapsed_at: int | None = None  # first update the watchdog flagged
@@ -150,6 +152,8 @@ class GRPOTrainer(LMTrainer):
 
     def _set_extra_state(self, extra):
         self.reward_start, self.collapsed_at = extra["reward_start"], extra["collapsed_at"]
+        for group in self.optimizer.param_groups:  # Adam's kernel follows this config, not the saved one
+            group["fused"] = True if self.config.share_prefixes else None
 
     @property
     def collapse_message(self) -> str | None:
@@ -169,7 +173,9 @@ class GRPOTrainer(LMTrainer):
             old_lp = (completion_log_probs(self.model, *seqs, **kw)["log_probs"]  # (k·G, L)
                       if cfg.update_epochs > 1 or not self.reuse_policy_log_probs else None)
             ref_lp = (completion_log_probs(self.reference, *seqs, **kw)["log_probs"]
-                      if cfg.beta > 0 or self.measure_kl_ref else None)
+                      if (cfg.beta > 0 or self.measure_kl_ref) and batch.rollout is None else None)
+        if batch.rollout is not None and cfg.beta > 0:
+            ref_lp = batch.rollout["ref_log_probs"]  # kept from sampling
         stats, ent, grad_norm = self._optimise(batch, advantages, old_lp, ref_lp, 0)
         for it in range(1, cfg.update_epochs):  # μ > 1: the entropy is that of the first pass
             stats, _, grad_norm = self._optimise(batch, advantages, old_lp, ref_lp, it)
@@ -185,9 +191,11 @@ class GRPOTrainer(LMTrainer):
         statistics weight each rank by its share of the tokens, n_tok_r / Σ n_tok. R = 1: both weights are 1.
         """
         cfg, mask = self.config, batch.mask
-        with self.meter.measure():
-            out = completion_log_probs(self.model, batch.prompts, batch.completions, with_entropy=it == 0,
-                                       prompt_mask=batch.prompt_mask, share_prefixes=cfg.share_prefixes)
+        kept = it == 0 and batch.rollout is not None  # the policy's pass was measured while sampling
+        with contextlib.nullcontext() if kept else self.meter.measure():
+            out = batch.rollout if kept else completion_log_probs(
+                self.model, batch.prompts, batch.completions, with_entropy=it == 0, prompt_mask=batch.prompt_mask,
+                share_prefixes=cfg.share_prefixes)
             old = out["log_probs"].detach() if old_lp is None else old_lp  # None: μ = 1, the ratio is exactly 1
             loss, stats = grpo_loss(out["log_probs"], old, ref_lp, advantages, mask, cfg.clip_eps,
                                     cfg.clip_eps_high, cfg.beta, cfg.aggregation)
@@ -206,6 +214,14 @@ class GRPOTrainer(LMTrainer):
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
         self.optimizer.step()
         return dict(zip(keys, summed[:-1])), summed[-1], grad_norm
+
+    def samples_with_graph(self) -> bool:
+        """True when sampling keeps the policy's graph and π_ref's log-probs (:mod:`~ppo_grpo_lab.llm.rollout`):
+        ``share_prefixes`` with μ = 1, no dynamic sampling and no extra π_ref pass asked for at β = 0.
+        """
+        cfg = self.config
+        return (cfg.share_prefixes and cfg.update_epochs == 1 and not cfg.dynamic_sampling
+                and self.reuse_policy_log_probs and not (cfg.beta == 0 and self.measure_kl_ref))
 
     def _watch(self, rec) -> bool:
         """The collapse watchdog (:func:`~ppo_grpo_lab.llm.watchdog.is_collapsed`); warns once."""

@@ -26,6 +26,7 @@ from torch import Tensor
 from .. import distributed as ddp
 from ..group import zero_std_groups
 from .evaluation import generate_answers, prompt_batch, score
+from .rollout import sample_with_log_probs
 from .sampling import completion_mask
 
 __all__ = ["GroupBatch", "score_answers", "keep_groups", "collect_groups", "hook_advantages"]
@@ -43,6 +44,9 @@ class GroupBatch:
         sampled: ``{"rewards", "gold", "correct", "lengths"}`` (Tensor, [M·G]) of every answer sampled in
             this update, M ≥ B questions (M = B without dynamic sampling).
         rounds: extra sampling rounds drawn (0 without dynamic sampling).
+        rollout: with :meth:`~ppo_grpo_lab.llm.grpo.GRPOTrainer.samples_with_graph`, the policy's ``log_probs`` (differentiable),
+            ``entropy`` and π_ref's ``ref_log_probs`` (Tensor, [k·G, L]) kept from sampling
+            (:func:`~ppo_grpo_lab.llm.rollout.sample_with_log_probs`); else None.
     """
 
     problems: list
@@ -53,6 +57,7 @@ class GroupBatch:
     sampled: dict[str, Tensor]
     rounds: int = 0
     prompt_mask: Tensor | None = None
+    rollout: dict[str, Tensor] | None = None
 
     def metrics(self) -> dict[str, Tensor | int]:
         """``reward/*``, ``stats/zero_std_frac`` (sampled groups, before filtering), ``stats/batch_zero_std_frac``
@@ -90,12 +95,22 @@ def _round(trainer, gather_completions: bool) -> dict:
     G, n_q, k, q0 = cfg.group_size, cfg.batch_size // cfg.group_size, trainer.q_local, trainer.q0
     questions = task.sample(n_q, trainer.rng, "train")  # every rank draws all B, keeps its share
     problems = [p for p in questions[q0:q0 + k] for _ in range(G)]  # each question G times
-    prompts, prompt_mask, completions, mask = generate_answers(  # (k·G, P), (k·G, L): this rank's rows of the B·G
-        trainer.model, tok, problems, task.max_answer_len, cfg.temperature, trainer.generator, dev,
-        shard=(q0 * G, n_q * G), share_prefixes=cfg.share_prefixes)
+    rollout = None
+    if trainer.samples_with_graph():  # μ = 1 and share_prefixes: the policy's graph and π_ref kept from sampling
+        prompts, prompt_mask = prompt_batch(tok, questions[q0:q0 + k], dev)  # each question encoded once
+        prompts = prompts.repeat_interleave(G, dim=0)  # (k·G, P); a padded batch is refused below
+        with trainer.meter.measure():
+            rollout = sample_with_log_probs(trainer.model, prompts, task.max_answer_len, cfg.temperature,
+                                            trainer.generator, trainer.reference if cfg.beta > 0 else None,
+                                            (q0 * G, n_q * G), tok.eos_id, tok.pad_id, prompt_mask)
+        completions, mask = rollout["completions"], rollout["mask"]
+    else:
+        prompts, prompt_mask, completions, mask = generate_answers(  # (k·G, P), (k·G, L): this rank's rows of B·G
+            trainer.model, tok, problems, task.max_answer_len, cfg.temperature, trainer.generator, dev,
+            shard=(q0 * G, n_q * G), share_prefixes=cfg.share_prefixes)
     rewards, gold, correct = score_answers(task, tok, problems, completions.cpu(), trainer.reward_fn)
     out = {"questions": questions, "problems": problems, "prompts": prompts, "prompt_mask": prompt_mask,
-           "completions": completions, "mask": mask,
+           "completions": completions, "mask": mask, "rollout": rollout,
            "rewards": ddp.all_gather_cat(rewards.to(dev), 0).cpu(),  # (B·G,): statistics are global
            "gold": ddp.all_gather_cat(gold.to(dev), 0).cpu(),
            "correct": ddp.all_gather_cat(correct.to(dev, torch.uint8), 0).cpu().bool(),
@@ -131,7 +146,7 @@ def collect_groups(trainer) -> GroupBatch:
         r = _round(trainer, gather_completions=False)
         sampled = {key: r[key] for key in ("rewards", "gold", "correct", "lengths")}
         return GroupBatch(r["problems"], r["prompts"], r["completions"], r["mask"], r["rewards"].view(n_q, G), sampled,
-                          prompt_mask=r["prompt_mask"])
+                          prompt_mask=r["prompt_mask"], rollout=r["rollout"])
     rounds = [_round(trainer, gather_completions=True)]
     while len(rounds) <= cfg.max_resample_rounds:  # decisions from global rewards: every rank agrees
         have = sum(int((~zero_std_groups(r["rewards"].view(-1, G))).sum()) for r in rounds)

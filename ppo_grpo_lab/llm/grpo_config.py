@@ -49,10 +49,14 @@ class GRPOConfig(TrainerConfig):
             and its keys and values serve its G answers, and each distinct (prompt, answer so far) runs once,
             in sampling and in the policy/reference log-prob passes (``share_prefixes`` of
             :func:`~ppo_grpo_lab.llm.sampling.generate` and :func:`~ppo_grpo_lab.llm.sampling.completion_log_probs`).
-            The same function computed on fewer rows: results change only at float rounding (~1e-7), which can
-            flip a sampled token and so move a run's numbers; the chapters' numbers are those with it off.
-            A step then takes ~0.7× the CPU time (chapter 11's model, seeds 11–13; benchmarks/README.md). A
-            ``transformers`` policy raises a ValueError.
+            With μ = 1 and no dynamic sampling it also keeps the policy's graph from sampling and runs π_ref
+            beside it on the same prefixes (:func:`~ppo_grpo_lab.llm.rollout.sample_with_log_probs`), so both
+            log-prob passes are left out and finished answers stop running; Adam runs as one fused kernel
+            (``fused=True``). The same function computed on fewer rows and in another order: results change
+            only at float rounding (~1e-6), which can flip a sampled token and so move a run's numbers; the
+            chapters' numbers are those with it off. A step then takes ~0.55–0.65× the CPU time of a default
+            one, 0.31–0.42× TRL's (medians of four runs on a loaded machine; chapter 11's model, seeds 11–13;
+            benchmarks/README.md). A ``transformers`` policy raises a ValueError.
     """
 
     ALIASES: ClassVar[dict[str, str]] = {"lr": "learning_rate", "mu": "update_epochs", "steps": "num_updates",

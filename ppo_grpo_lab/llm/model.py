@@ -62,7 +62,7 @@ class _Block(nn.Module):
         self.ln2 = nn.LayerNorm(cfg.n_embd)
         self.mlp = nn.Sequential(nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(), nn.Linear(4 * cfg.n_embd, cfg.n_embd))
 
-    def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None):
+    def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None, last_only: bool = False):
         B, T, C = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
@@ -76,6 +76,8 @@ class _Block(nn.Module):
             mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)  # (T, S)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=past is None and T > 1)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
+        if last_only:  # the other positions' outputs are not needed (their keys and values are)
+            x, y = x[:, -1:], y[:, -1:]  # (B, 1, C)
         x = x + self.proj(y)
         x = x + self.mlp(self.ln2(x))
         return x, (k, v)
@@ -114,8 +116,12 @@ class TinyGPT(nn.Module):
         """Number of parameters (all of them, including embeddings)."""
         return sum(p.numel() for p in self.parameters())
 
-    def hidden(self, idx: Tensor, past=None, pos_offset: int = 0):
-        """Final hidden states (B, T, d) and the new cache (one (k, v) pair per layer)."""
+    def hidden(self, idx: Tensor, past=None, pos_offset: int = 0, last_only: bool = False):
+        """Final hidden states (B, T, d) and the new cache (one (k, v) pair per layer).
+
+        ``last_only=True``: only the last position's hidden state (B, 1, d) (the last block's projection and
+        MLP skip the other positions, whose keys and values the cache still holds in full).
+        """
         if idx.ndim != 2:
             raise ValueError(f"idx: expected a 2-D LongTensor [B, T], got shape {tuple(idx.shape)}")
         T = idx.shape[1]
@@ -127,7 +133,7 @@ class TinyGPT(nn.Module):
         x = self.tok_emb(idx) + self.pos_emb(pos)  # (B, T, d)
         new_past = []
         for i, block in enumerate(self.blocks):
-            x, kv = block(x, None if past is None else past[i])
+            x, kv = block(x, None if past is None else past[i], last_only and i == len(self.blocks) - 1)
             new_past.append(kv)
         return self.ln_f(x), new_past
 

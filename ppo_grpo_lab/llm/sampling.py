@@ -161,7 +161,7 @@ def _generate_shared(model, prompts: Tensor, max_new_tokens: int, temperature: f
             break
         key, row_of = torch.unique(row_of * V + nxt, return_inverse=True)  # (U',): distinct (parent, token)
         parent = torch.div(key, V, rounding_mode="floor")
-        past = [(k[parent], v[parent]) for k, v in past]
+        past = [(k.index_select(0, parent), v.index_select(0, parent)) for k, v in past]
         logits, past = model((key % V)[:, None], past=past, pos_offset=P + t)
     model.train(was_training)
     return out, completion_mask(out, eos_id)
@@ -197,10 +197,10 @@ def _shared_prefix_logits(model, prompts: Tensor, completions: Tensor) -> Tensor
     _, row_of, first = _unique_rows(torch.cat([prompts, completions], dim=1))  # N rows -> U distinct
     u_prompts, u_comps = prompts[first], completions[first]  # (U, P), (U, L)
     p_unique, p_of, _ = _unique_rows(u_prompts)  # U rows -> B' distinct prompts
-    h_prompt, past = model.hidden(p_unique)  # (B', P, d)
-    h = h_prompt[p_of, -1:]  # (U, 1, d): predicts o_1
+    h_prompt, past = model.hidden(p_unique, last_only=True)  # (B', 1, d)
+    h = h_prompt[p_of]  # (U, 1, d): predicts o_1
     if completions.shape[1] > 1:
-        past = [(k[p_of], v[p_of]) for k, v in past]  # (U, nh, P, hs)
+        past = [(k.index_select(0, p_of), v.index_select(0, p_of)) for k, v in past]  # (U, nh, P, hs)
         h = torch.cat([h, model.hidden(u_comps[:, :-1], past, P)[0]], dim=1)  # (U, L, d): predict o_1..o_L
     return model.lm_head(h)[row_of]  # (N, L, V)
 

@@ -48,6 +48,10 @@ class StepHookGRPOTrainer(GRPOTrainer):
                              f"one ε), got {self.world_size} processes and clip_eps_high={self.config.clip_eps_high}")
         self.step_fn = step_fn
 
+    def samples_with_graph(self) -> bool:
+        """False: ``step_fn`` takes its own log-prob passes."""
+        return False
+
     def _update(self):
         cfg = self.config
         batch = collect_groups(self)
