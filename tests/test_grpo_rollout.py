@@ -105,16 +105,20 @@ def test_the_fast_path_is_left_out_where_it_does_not_apply(sft_one_digit, monkey
 
 
 def test_the_default_path_is_bit_for_bit_main_s(sft_one_digit):
-    """Pinned with the code before the fast path existed (same torch): 3 default updates from the fixture."""
+    """Pinned with the code before the fast path existed (same torch): 3 default updates from the fixture.
+
+    On this machine the values agree bit for bit; rel 1e-6 leaves room for another CPU's float rounding,
+    so the sums catch any change beyond rounding, and the sampled rewards must match exactly.
+    """
     tok, task, ref = sft_one_digit
     trainer = GRPOTrainer(task, tok, GRPOConfig(num_updates=3, batch_size=32, eval_every=0, seed=3, progress=False),
                           policy=copy.deepcopy(ref))
     hist = trainer.train()
     d = [(p.detach() - q.detach()).double() for p, q in zip(trainer.model.parameters(), ref.parameters())]
     assert list(hist.series("reward/mean")[1]) == [0.65625, 0.40625, 0.5625]
-    assert float(sum(x.abs().sum() for x in d)) == pytest.approx(2.6422568102952937, rel=1e-9)
-    assert float(sum((x * x).sum() for x in d)) == pytest.approx(0.0006189544682074143, rel=1e-9)
-    assert float(hist.last("stats/kl_ref")) == pytest.approx(0.0023544838186353445, rel=1e-9)
+    assert float(sum(x.abs().sum() for x in d)) == pytest.approx(2.6422568102952937, rel=1e-6)
+    assert float(sum((x * x).sum() for x in d)) == pytest.approx(0.0006189544682074143, rel=1e-6)
+    assert float(hist.last("stats/kl_ref")) == pytest.approx(0.0023544838186353445, rel=1e-6)
 
 
 def test_a_checkpoint_takes_adam_s_kernel_from_the_config_it_is_loaded_with(sft_one_digit, tmp_path):
