@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..entropy import _entropy
 from .sampling import _check_shareable, _draw, _stop, _unique_rows, completion_mask
 from .tokenizer import EOS, PAD
 
@@ -74,14 +75,14 @@ def sample_with_log_probs(model, prompts: Tensor, max_new_tokens: int, temperatu
     logits, past = _next_logits(model, unique, None, 0)  # (U, V)
     with torch.no_grad():
         ref_logits, ref_past = _next_logits(reference, unique, None, 0) if reference is not None else (None, None)
-    lp, ref_lp, ent = [], [], []
+    lp, ref_lp, zs = [], [], []  # per step: chosen-token log-probs, π_ref's, the detached logits
     for t in range(max_new_tokens):
         z = logits.index_select(0, node_of).float()  # (N, V); finished rows read node 0 (thrown away)
         nxt = _draw(z.detach(), temperature, generator, shard)  # (N,)
         out[:, t] = nxt.masked_fill_(done, pad_id)
         logp = torch.log_softmax(z, -1)  # (N, V)
         lp.append(logp.gather(1, nxt[:, None]))  # (N, 1)
-        ent.append(logp.detach())
+        zs.append(z.detach())
         with torch.no_grad():
             if reference is not None:
                 ref_lp.append(torch.log_softmax(ref_logits.index_select(0, node_of).float(), -1).gather(1, nxt[:, None]))
@@ -96,10 +97,8 @@ def sample_with_log_probs(model, prompts: Tensor, max_new_tokens: int, temperatu
         with torch.no_grad():
             ref_logits, ref_past = _extend(reference, ref_past, parent, tokens, P + t)
     mask = completion_mask(out, eos_id)
-    logp = torch.stack(ent, 1)  # (N, t+1, V)
-    p = logp.exp()
-    ent = [-(p * torch.where(p > 0, logp, 0.0)).sum(-1)]  # H = −Σ_v π log π with 0 log 0 = 0, (N, t+1)
-    res = {"completions": out, "mask": mask, "log_probs": _columns(lp, mask), "entropy": _columns(ent, mask)}
+    ent = _entropy(torch.stack(zs, 1))  # (N, t+1): the plain pass's per-token entropy, on the same logits
+    res = {"completions": out, "mask": mask, "log_probs": _columns(lp, mask), "entropy": _columns([ent], mask)}
     if reference is not None:
         res["ref_log_probs"] = _columns(ref_lp, mask)
     return res
