@@ -18,7 +18,8 @@ the collapse watchdog fired. Under ``torchrun`` only rank 0 writes files. ``--te
 the metrics (the CSV's names) as TensorBoard event files, ``--wandb PROJECT`` to Weights & Biases.
 
 ``--set key=value`` sets one field of the trainer's config dataclass (``PPOConfig`` or
-``GRPOConfig``; values are parsed as JSON where possible: ``3e-4``, ``true``, ``null``,
+``GRPOConfig``; ``ppo`` starts from ``PPOConfig.for_env(env)``, the defaults for the env's action
+space: ``PPOConfig()`` for discrete actions, ``PPOConfig.sample_efficient()`` for Box actions; values are parsed as JSON where possible: ``3e-4``, ``true``, ``null``,
 ``[64, 64]``); ``--config`` reads a JSON object of such fields first.
 
 Exit status: 0 success; 1 the run failed (e.g. the loss became NaN) or a trainer is not
@@ -131,8 +132,9 @@ def _run_ppo(args) -> int:
         if args.env is None:
             raise UsageError("--env: expected a Gymnasium env id such as CartPole-v1, got nothing")
         env_id = args.env
-        cfg = build_config(PPOConfig, args.config, overrides, base={"progress": False})
         check_env(env_id)
+        auto = PPOConfig.for_env(env_id).to_dict()  # the defaults for the env's action space
+        cfg = build_config(PPOConfig, args.config, overrides, base={**auto, "progress": False})
         check_device(cfg.device)
         try:
             trainer = PPOTrainer(env_id, cfg)

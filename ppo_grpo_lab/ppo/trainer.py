@@ -75,7 +75,7 @@ class PPOTrainer:
     Args:
         env: a Gymnasium env id (``"CartPole-v1"``), or a vector env with ``SAME_STEP`` autoreset and ``config.num_envs``
             envs (e.g. from :func:`~ppo_grpo_lab.ppo.make_vec_env`, or a ``TorchCartPoleVectorEnv``).
-        config: a :class:`PPOConfig` (defaults if None).
+        config: a :class:`PPOConfig`; None: ``PPOConfig.for_env(env)``, the defaults for the env's action space.
         env_id: alternative keyword for a Gymnasium env id.
 
     ``rank``, ``world_size`` and ``local_envs`` (= num_envs / world_size, the envs this process runs) describe this
@@ -89,7 +89,7 @@ class PPOTrainer:
 
     def __init__(self, env: str | gym.vector.VectorEnv | None = None, config: PPOConfig | None = None, *,
                  env_id: str | None = None):
-        self.config = config = config if config is not None else PPOConfig()
+        self.config = config = config if config is not None else PPOConfig.for_env(env if env is not None else env_id)
         if not isinstance(config, PPOConfig):
             raise ValueError(f"config: expected a PPOConfig, got {type(config).__name__}")
         if isinstance(env, str):
