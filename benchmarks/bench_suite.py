@@ -10,9 +10,16 @@ Competitors, run one after the other in one process for every (task, seed), the 
 
 - ``sb3``: ``stable_baselines3.PPO("MlpPolicy", env)`` with SB3's defaults (one env, n_steps 2048,
   batch 64, 10 epochs, lr 3e-4, no normalisation), the run a reader gets out of the box;
-- ``ours``: ``PPOConfig()`` defaults (8 envs x 128 steps, 4 epochs x 4 minibatches, lr 2.5e-3 annealed);
+- ``ours``: what ``PPOTrainer(task)`` uses without a config, ``PPOConfig.for_env(task)``: ``PPOConfig()``'s
+  defaults for discrete actions (8 envs x 128 steps, 4 epochs x 4 minibatches, lr 2.5e-3 annealed), and
+  ``PPOConfig.sample_efficient()`` for continuous ones (Pendulum, Hopper);
 - ``ours-sample``: ``PPOConfig.sample_efficient()``, the package's documented setting for an env that is
   expensive to step (SB3's epochs, minibatches and lr, observation and reward normalisation).
+
+Where both are the same config (continuous actions) it runs once and both rows hold that run. JSON files
+written before ``for_env`` existed ran ``PPOConfig()`` as ``ours`` on every task; ``--merge`` replaces their
+continuous tasks' ``ours`` runs by their ``ours-sample`` runs (the same config and seed: the same run) and
+keeps the old ones as ``ours-class`` (``PPOConfig()``), printed in a row of their own.
 
 Score = mean return of the last 10 training episodes finished before a cut (stochastic policy, the
 same measure for all). Two cuts per pair (ours vs sb3):
@@ -53,18 +60,24 @@ TASKS = {"CartPole-v1": 20_000, "Acrobot-v1": 20_000, "Pendulum-v1": 60_000, "Lu
          "Hopper-v5": 25_000}
 LAST = 10  # episodes in the score
 RUNS = ("sb3", "ours", "ours-sample")
+OURS = ("ours", "ours-sample", "ours-class")  # rows of the table; ours-class only from old JSON files
 
 
 def _cpu() -> float:
     return time.process_time()
 
 
-def run_ours(task: str, budget: int, seed: int, sample_efficient: bool) -> dict:
-    """Our PPOTrainer to ``budget`` env steps; episodes as (cpu_s, env_step, return)."""
-    from ppo_grpo_lab.ppo import PPOConfig, PPOTrainer
+def _config(name: str, task: str, **fields):
+    """The PPOConfig of run ``name``: ``for_env`` defaults for "ours", the sample-efficient preset otherwise."""
+    from ppo_grpo_lab.ppo import PPOConfig
+    return PPOConfig.for_env(task, **fields) if name == "ours" else PPOConfig.sample_efficient(**fields)
+
+
+def run_ours(task: str, budget: int, seed: int, name: str) -> dict:
+    """Our PPOTrainer (config of run ``name``) to ``budget`` env steps; episodes as (cpu_s, env_step, return)."""
+    from ppo_grpo_lab.ppo import PPOTrainer
     c0, w0 = _cpu(), time.perf_counter()
-    make = PPOConfig.sample_efficient if sample_efficient else PPOConfig
-    cfg = make(total_timesteps=budget, seed=seed, progress=False, device="cpu")
+    cfg = _config(name, task, total_timesteps=budget, seed=seed, progress=False, device="cpu")
     trainer = PPOTrainer(task, cfg)
     episodes, seen = [], 0
     while trainer.update < cfg.num_updates:
@@ -158,7 +171,7 @@ def summarise(results: list[dict]) -> list[dict]:
     for task, budget in keys:
         rs = [r for r in results if (r["task"], r["budget"]) == (task, budget)]
         rand = statistics.mean(r["random"] for r in rs)
-        for name in ("ours", "ours-sample"):
+        for name in (n for n in OURS if all(n in r["compare"] for r in rs)):
             cs = [r["compare"][name] for r in rs]
             m = {k: statistics.mean(c[k] for c in cs) for k in cs[0]}
             rows.append({"task": task, "run": name, "budget": rs[0]["budget"], "random": rand, **m, "seeds": len(rs),
@@ -166,8 +179,8 @@ def summarise(results: list[dict]) -> list[dict]:
                          "score_ratio_cpu": _ratio(m["ours_at_cpu"], m["sb3_at_cpu"], rand),
                          "wins_steps": sum(c["ours_at_steps"] >= c["sb3_at_steps"] for c in cs),
                          "wins_cpu": sum(c["ours_at_cpu"] >= c["sb3_at_cpu"] for c in cs),
-                         "cpu_s": {n: statistics.mean(r["runs"][n]["cpu"] for r in rs) for n in RUNS},
-                         "wall_s": {n: statistics.mean(r["runs"][n]["wall"] for r in rs) for n in RUNS}})
+                         "cpu_s": {n: statistics.mean(r["runs"][n]["cpu"] for r in rs) for n in ("sb3", name)},
+                         "wall_s": {n: statistics.mean(r["runs"][n]["wall"] for r in rs) for n in ("sb3", name)}})
     return rows
 
 
@@ -204,7 +217,7 @@ def main(argv=None) -> list[dict]:
     if args.merge:
         parts = [json.load(open(f)) for f in args.merge]
         kept = {}  # one result per (task, budget, seed): the first file that has it
-        for r in (r for part in parts for r in part["results"]):
+        for r in (_upgrade(r) for part in parts for r in part["results"]):
             kept.setdefault((r["task"], r["budget"], r["seed"]), r)
         results = list(kept.values())
         loads = [x for part in parts for x in part["load"]]
@@ -216,19 +229,34 @@ def main(argv=None) -> list[dict]:
         budget = max(2048, int(TASKS[task] * args.scale))
         for i, seed in enumerate(args.seeds):
             order = RUNS[i % 3:] + RUNS[:i % 3]
-            runs = {}
+            runs, same = {}, _config("ours", task) == _config("ours-sample", task)
             for name in order:
-                runs[name] = run_sb3(task, budget, seed) if name == "sb3" else \
-                    run_ours(task, budget, seed, sample_efficient=name == "ours-sample")
+                if same and name != "sb3" and runs.keys() & {"ours", "ours-sample"}:  # one config, one run
+                    runs[name] = runs["ours" if name == "ours-sample" else "ours-sample"]
+                    continue
+                runs[name] = run_sb3(task, budget, seed) if name == "sb3" else run_ours(task, budget, seed, name)
                 print(f"{task} seed {seed} {name:11s} {runs[name]['steps']:>7,} steps, CPU {runs[name]['cpu']:6.1f} s,"
                       f" wall {runs[name]['wall']:6.1f} s, last-{LAST} return {score(runs[name]):8.1f}", flush=True)
             rand = random_return(task, seed)
-            results.append({"task": task, "seed": seed, "budget": budget, "random": rand, "runs": runs,
+            results.append({"task": task, "seed": seed, "budget": budget, "random": rand, "runs": runs, "ours": "for_env",
                             "compare": {n: compare(runs[n], runs["sb3"], rand) for n in RUNS[1:]}})
             if args.json:  # after every seed, so that a stopped run keeps what it measured
                 with open(args.json, "w") as f:
                     json.dump({"results": results, "load": [load0, os.getloadavg()[0]]}, f)
     return _report(results, args.seeds, (load0, os.getloadavg()[0]), args)
+
+
+def _upgrade(result: dict) -> dict:
+    """A result of a JSON file written before ``for_env`` ("ours" = ``PPOConfig()`` on every task), as the
+    script now writes it: on continuous-action tasks "ours" becomes the "ours-sample" run (the config ``for_env``
+    picks there) and the old run is kept as "ours-class".
+    """
+    if result.get("ours") == "for_env" or _config("ours", result["task"]) != _config("ours-sample", result["task"]):
+        return result
+    runs, cmp = dict(result["runs"]), dict(result["compare"])
+    runs["ours-class"], cmp["ours-class"] = runs["ours"], cmp["ours"]
+    runs["ours"], cmp["ours"] = runs["ours-sample"], cmp["ours-sample"]
+    return {**result, "runs": runs, "compare": cmp, "ours": "for_env"}
 
 
 def _report(results: list[dict], seeds: list[int], load: tuple[float, float], args, runs: int = 1) -> list[dict]:

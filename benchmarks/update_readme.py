@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 README = Path(__file__).resolve().parent / "README.md"
-TABLES = ("solve_cartpole", "suite", "env_steps", "gae", "grpo_trl")
+TABLES = ("solve_cartpole", "suite", "suite_box", "env_steps", "gae", "grpo_trl")
 
 
 def splice(text: str, name: str, table: str) -> str:
