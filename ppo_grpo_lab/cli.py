@@ -114,6 +114,18 @@ PPO_PLOTS = ("charts/episode_return", "loss/policy", "loss/value", "stats/entrop
 PPO_RESUMABLE = ("total_timesteps", "device")
 
 
+def _box_defaults() -> str:
+    """For ``ppo --help``: the fields where an env with Box actions starts elsewhere (``PPOConfig.for_env``)."""
+    try:
+        from .ppo import PPOConfig
+    except ImportError:
+        return ""
+    base, box = PPOConfig().to_dict(), PPOConfig.sample_efficient().to_dict()
+    changed = ", ".join(f"{k}={v!r}" for k, v in box.items() if base[k] != v)
+    return (f"\n  These are the defaults for discrete actions; an env with Box actions starts from\n"
+            f"  PPOConfig.sample_efficient(): {changed}.")
+
+
 def _run_ppo(args) -> int:
     try:
         from .ppo import PPOConfig, PPOTrainer
@@ -249,7 +261,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ppo", help="PPO on a Gymnasium environment (PPOConfig fields via --set)",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog=fields_epilog("ppo_grpo_lab.ppo", "PPOConfig"))
+                       epilog=fields_epilog("ppo_grpo_lab.ppo", "PPOConfig") + _box_defaults())
     p.add_argument("--env", default=None, help="Gymnasium env id, e.g. CartPole-v1 (default with --resume: the saved one)")
     common(p)
     p.set_defaults(func=_run_ppo)

@@ -105,3 +105,11 @@ def test_the_continuous_defaults_learn_pendulum():
     trainer.train()
     assert first < -1050, first
     assert trainer.mean_return(20) > max(first + 150, -1050), (first, trainer.mean_return(20))
+
+
+def test_the_cli_help_names_the_box_defaults():
+    from ppo_grpo_lab.cli import _box_defaults
+
+    text = _box_defaults()
+    assert "sample_efficient()" in text and "update_epochs=10" in text and "norm_obs=True" in text
+    assert "gamma" not in text  # only the fields that differ from PPOConfig()
