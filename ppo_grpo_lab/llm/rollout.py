@@ -17,7 +17,10 @@ same function as the plain passes on fewer rows: values and gradients agree up t
 (~1e-6), which can flip a sampled token, so GRPO uses it only when asked (``GRPOConfig(share_prefixes=True)``,
 μ = 1, no dynamic sampling). The random numbers are those of :func:`~ppo_grpo_lab.llm.sampling.generate`
 (each row draws its own token; a finished row's draw is thrown away as before). Positions after a row's
-EOS hold log-prob 0.
+EOS hold log-prob 0. The TinyGPT runs layer by layer on its parameters (:func:`_next_logits`: the
+operations of ``TinyGPT.hidden`` without ``nn.Module.__call__``, rows kept 2-D, each weight transposed
+once per call), and π_ref under ``torch.inference_mode``: at these sizes the per-operation overhead, not
+the arithmetic, is most of a step.
 """
 from __future__ import annotations
 
@@ -34,13 +37,15 @@ __all__ = ["sample_with_log_probs"]
 
 def _weights(model) -> tuple:
     """A TinyGPT's parameters as plain tuples, read once per call: (tok_emb, pos_emb, ln_f weight, bias, eps,
-    lm_head) and one tuple per block (n_head, ln1 w/b/eps, qkv w/b, proj w/b, ln2 w/b/eps, fc w/b, out w/b).
+    lm_headᵀ) and one tuple per block (n_head, ln1 w/b/eps, qkv b/Wᵀ, proj b/Wᵀ, ln2 w/b/eps, fc b/Wᵀ, out b/Wᵀ).
+    Each linear layer's weight is transposed once here, not at every position (``F.linear`` is
+    ``addmm(b, x, Wᵀ)``: the same products).
     """
-    blocks = [(b.n_head, b.ln1.weight, b.ln1.bias, b.ln1.eps, b.qkv.weight, b.qkv.bias, b.proj.weight, b.proj.bias,
-               b.ln2.weight, b.ln2.bias, b.ln2.eps, b.mlp[0].weight, b.mlp[0].bias, b.mlp[2].weight, b.mlp[2].bias)
-              for b in model.blocks]
+    blocks = [(b.n_head, b.ln1.weight, b.ln1.bias, b.ln1.eps, b.qkv.bias, b.qkv.weight.t(), b.proj.bias,
+               b.proj.weight.t(), b.ln2.weight, b.ln2.bias, b.ln2.eps, b.mlp[0].bias, b.mlp[0].weight.t(),
+               b.mlp[2].bias, b.mlp[2].weight.t()) for b in model.blocks]
     return (model.tok_emb.weight, model.pos_emb.weight, model.ln_f.weight, model.ln_f.bias, model.ln_f.eps,
-            model.lm_head.weight), blocks
+            model.lm_head.weight.t()), blocks
 
 
 def _block(w: tuple, x: Tensor, B: int, T: int, past, last_only: bool):
@@ -48,9 +53,9 @@ def _block(w: tuple, x: Tensor, B: int, T: int, past, last_only: bool):
     ``nn.Module.__call__``, on rows kept 2-D): x (B·T, d) -> (B·T, d), or (B, d) with ``last_only``; the layer's
     (k, v), each (B, nh, T_past + T, hs).
     """
-    nh, ln1_w, ln1_b, eps1, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, eps2, fc_w, fc_b, out_w, out_b = w
+    nh, ln1_w, ln1_b, eps1, qkv_b, qkv_wt, proj_b, proj_wt, ln2_w, ln2_b, eps2, fc_b, fc_wt, out_b, out_wt = w
     C = x.shape[1]
-    qkv = F.linear(torch.layer_norm(x, (C,), ln1_w, ln1_b, eps1), qkv_w, qkv_b)  # (B·T, 3C)
+    qkv = torch.addmm(qkv_b, torch.layer_norm(x, (C,), ln1_w, ln1_b, eps1), qkv_wt)  # (B·T, 3C)
     if T == 1:
         q, k, v = qkv.view(B, 3, nh, 1, C // nh).unbind(1)  # (B, nh, 1, hs)
     else:
@@ -65,9 +70,9 @@ def _block(w: tuple, x: Tensor, B: int, T: int, past, last_only: bool):
     y = y.reshape(B, C) if T == 1 else y.transpose(1, 2).reshape(B * T, C)  # (B·T, C)
     if last_only and T > 1:  # the other positions' outputs are not needed (their keys and values are)
         x, y = x.view(B, T, C)[:, -1], y.view(B, T, C)[:, -1]  # (B, C)
-    x = x + F.linear(y, proj_w, proj_b)
-    h = F.linear(torch.layer_norm(x, (C,), ln2_w, ln2_b, eps2), fc_w, fc_b)  # (rows, 4C)
-    return x + F.linear(F.gelu(h), out_w, out_b), (k, v)
+    x = x + torch.addmm(proj_b, y, proj_wt)
+    h = torch.addmm(fc_b, torch.layer_norm(x, (C,), ln2_w, ln2_b, eps2), fc_wt)  # (rows, 4C)
+    return x + torch.addmm(out_b, F.gelu(h), out_wt), (k, v)
 
 
 def _next_logits(weights: tuple, tokens: Tensor, past, pos: int):
@@ -76,7 +81,7 @@ def _next_logits(weights: tuple, tokens: Tensor, past, pos: int):
     ``model.hidden(tokens, past, pos, last_only=True)`` followed by ``lm_head``, run layer by layer on the
     parameters ``weights`` (:func:`_weights`): the same operations without ``nn.Module.__call__``.
     """
-    (tok_w, pos_w, lnf_w, lnf_b, eps, head_w), blocks = weights
+    (tok_w, pos_w, lnf_w, lnf_b, eps, head_wt), blocks = weights
     U, T = tokens.shape
     if pos + T > pos_w.shape[0]:
         raise ValueError(f"idx: expected at most block_size={pos_w.shape[0]} positions, got {pos + T}")
@@ -85,7 +90,7 @@ def _next_logits(weights: tuple, tokens: Tensor, past, pos: int):
     for i, w in enumerate(blocks):
         x, kv = _block(w, x, U, T, None if past is None else past[i], i == last)
         new_past.append(kv)
-    return F.linear(torch.layer_norm(x, (x.shape[1],), lnf_w, lnf_b, eps), head_w), new_past  # (U, V)
+    return torch.mm(torch.layer_norm(x, (x.shape[1],), lnf_w, lnf_b, eps), head_wt), new_past  # (U, V)
 
 
 def _extend(weights, past, parent: Tensor, tokens: Tensor, pos: int):
