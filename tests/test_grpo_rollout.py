@@ -168,10 +168,11 @@ def test_the_layer_by_layer_pass_equals_the_model_s_hidden_pass_in_values_caches
             h, past1 = model.hidden(tokens[:, None], past, 6, last_only=True)
             z1 = model.lm_head(h[:, -1])
         ((z0 * weights[0]).sum() + (z1 * weights[1]).sum()).backward()
-        results.append((z0, z1, [t for kv in past1 for t in kv], [p.grad.clone() for p in model.parameters()]))
+        kvs = [t for kv in past1 for t in (kv.unbind(1) if fast else kv)]  # fast: one (U', 2, nh, S, hs) per layer
+        results.append((z0, z1, kvs, [p.grad.clone() for p in model.parameters()]))
     (a0, a1, a_kv, a_g), (b0, b1, b_kv, b_g) = results
     assert z0.shape == (5, 19) and z1.shape == (7, 19) and b_kv[0].shape == (7, 4, 7, 8)
     for a, b in zip([a0, a1, *a_kv, *a_g], [b0, b1, *b_kv, *b_g]):
         torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-5)
     with pytest.raises(ValueError, match="expected at most block_size=8 positions, got 9"):
-        _extend(_weights(model), [(k[:, :, :7], v[:, :, :7]) for k, v in past1], parent[:2], tokens[:2], 8)
+        _extend(_weights(model), [kv[:, :, :, :7] for kv in past1], parent[:2], tokens[:2], 8)

@@ -50,18 +50,20 @@ def _weights(model) -> tuple:
 
 def _block(w: tuple, x: Tensor, B: int, T: int, past, last_only: bool):
     """One TinyGPT block (``_Block.forward``'s operations on its parameters ``w``, from :func:`_weights`, without
-    ``nn.Module.__call__``, on rows kept 2-D): x (B·T, d) -> (B·T, d), or (B, d) with ``last_only``; the layer's
-    (k, v), each (B, nh, T_past + T, hs).
+    ``nn.Module.__call__``, on rows kept 2-D): x (B·T, d) -> (B·T, d), or (B, d) with ``last_only``; and the
+    layer's cache: keys and values in one tensor (B, 2, nh, T_past + T, hs), so that reindexing and growing
+    it is one operation each.
     """
     nh, ln1_w, ln1_b, eps1, qkv_b, qkv_wt, proj_b, proj_wt, ln2_w, ln2_b, eps2, fc_b, fc_wt, out_b, out_wt = w
     C = x.shape[1]
     qkv = torch.addmm(qkv_b, torch.layer_norm(x, (C,), ln1_w, ln1_b, eps1), qkv_wt)  # (B·T, 3C)
     if T == 1:
-        q, k, v = qkv.view(B, 3, nh, 1, C // nh).unbind(1)  # (B, nh, 1, hs)
+        q, kv = qkv.view(B, 3, nh, 1, C // nh).split([1, 2], dim=1)  # (B, 1, nh, 1, hs), (B, 2, nh, 1, hs)
     else:
-        q, k, v = qkv.view(B, T, 3, nh, C // nh).permute(2, 0, 3, 1, 4).unbind(0)  # (B, nh, T, hs)
+        q, kv = qkv.view(B, T, 3, nh, C // nh).permute(0, 2, 3, 1, 4).split([1, 2], dim=1)  # (B, 1|2, nh, T, hs)
     if past is not None:
-        k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # (B, nh, T_past + T, hs)
+        kv = torch.cat([past, kv], dim=3)  # (B, 2, nh, T_past + T, hs)
+    q, (k, v) = q.squeeze(1), kv.unbind(1)  # (B, nh, T, hs), (B, nh, S, hs) each
     mask = None
     if past is not None and T > 1:  # the new positions see every cached key and each other causally
         S = k.shape[2]
@@ -72,11 +74,12 @@ def _block(w: tuple, x: Tensor, B: int, T: int, past, last_only: bool):
         x, y = x.view(B, T, C)[:, -1], y.view(B, T, C)[:, -1]  # (B, C)
     x = x + torch.addmm(proj_b, y, proj_wt)
     h = torch.addmm(fc_b, torch.layer_norm(x, (C,), ln2_w, ln2_b, eps2), fc_wt)  # (rows, 4C)
-    return x + torch.addmm(out_b, F.gelu(h), out_wt), (k, v)
+    return x + torch.addmm(out_b, F.gelu(h), out_wt), kv
 
 
 def _next_logits(weights: tuple, tokens: Tensor, past, pos: int):
-    """Logits (U, V) for the next token after the last position of ``tokens`` (U, T), and the new cache.
+    """Logits (U, V) for the next token after the last position of ``tokens`` (U, T), and the new cache (one
+    (U, 2, nh, pos + T, hs) tensor of keys and values per layer).
 
     ``model.hidden(tokens, past, pos, last_only=True)`` followed by ``lm_head``, run layer by layer on the
     parameters ``weights`` (:func:`_weights`): the same operations without ``nn.Module.__call__``.
@@ -88,7 +91,7 @@ def _next_logits(weights: tuple, tokens: Tensor, past, pos: int):
     x = (torch.embedding(tok_w, tokens) + pos_w[pos:pos + T]).view(U * T, -1)  # (U·T, d)
     new_past, last = [], len(blocks) - 1
     for i, w in enumerate(blocks):
-        x, kv = _block(w, x, U, T, None if past is None else past[i], i == last)
+        x, kv = _block(w, x, U, T, None if past is None else past[i], i == last)  # kv: (U, 2, nh, pos + T, hs)
         new_past.append(kv)
     return torch.mm(torch.layer_norm(x, (x.shape[1],), lnf_w, lnf_b, eps), head_wt), new_past  # (U, V)
 
@@ -97,7 +100,7 @@ def _extend(weights, past, parent: Tensor, tokens: Tensor, pos: int):
     """Run one position for each new distinct prefix: the parent's cache rows, then the token."""
     if past is None:
         return None, None
-    past = [(k.index_select(0, parent), v.index_select(0, parent)) for k, v in past]  # (U', nh, pos, hs)
+    past = [kv.index_select(0, parent) for kv in past]  # (U', 2, nh, pos, hs)
     return _next_logits(weights, tokens[:, None], past, pos)
 
 
