@@ -137,3 +137,42 @@ def test_a_checkpoint_takes_adam_s_kernel_from_the_config_it_is_loaded_with(sft_
     with torch.no_grad():  # compared by what they compute (see the GRPO run test above)
         torch.testing.assert_close(completion_log_probs(on.model, prompts, comps)["log_probs"],
                                    completion_log_probs(off.model, prompts, comps)["log_probs"], atol=1e-4, rtol=1e-4)
+
+
+def test_the_layer_by_layer_pass_equals_the_model_s_hidden_pass_in_values_caches_and_gradients():
+    """rollout._next_logits runs TinyGPT on its parameters (no nn.Module.__call__): a prompt step (T > 1,
+    no cache) and a one-token step on a reindexed cache must give model.hidden + lm_head's logits, keys,
+    values and parameter gradients (2 layers: a full block and a last-position block)."""
+    from ppo_grpo_lab.llm import GPTConfig, TinyGPT
+    from ppo_grpo_lab.llm.rollout import _extend, _next_logits, _weights
+
+    torch.manual_seed(0)
+    model = TinyGPT(GPTConfig(vocab_size=19, block_size=8, n_layer=2, n_head=4, n_embd=32))
+    with torch.no_grad():  # nonzero biases and LayerNorm affines, so every parameter is exercised
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn(p.shape))
+    prompts = torch.randint(0, 19, (5, 6))
+    parent, tokens = torch.tensor([0, 0, 3, 4, 2, 1, 1]), torch.randint(0, 19, (7,))
+    weights = torch.randn(5, 19), torch.randn(7, 19)
+    results = []
+    for fast in (False, True):
+        model.zero_grad()
+        if fast:
+            w = _weights(model)
+            z0, past = _next_logits(w, prompts, None, 0)
+            z1, past1 = _extend(w, past, parent, tokens, 6)
+        else:
+            h, past = model.hidden(prompts, last_only=True)
+            z0 = model.lm_head(h[:, -1])
+            past = [(k.index_select(0, parent), v.index_select(0, parent)) for k, v in past]
+            h, past1 = model.hidden(tokens[:, None], past, 6, last_only=True)
+            z1 = model.lm_head(h[:, -1])
+        ((z0 * weights[0]).sum() + (z1 * weights[1]).sum()).backward()
+        kvs = [t for kv in past1 for t in (kv.unbind(1) if fast else kv)]  # fast: one (U', 2, nh, S, hs) per layer
+        results.append((z0, z1, kvs, [p.grad.clone() for p in model.parameters()]))
+    (a0, a1, a_kv, a_g), (b0, b1, b_kv, b_g) = results
+    assert z0.shape == (5, 19) and z1.shape == (7, 19) and b_kv[0].shape == (7, 4, 7, 8)
+    for a, b in zip([a0, a1, *a_kv, *a_g], [b0, b1, *b_kv, *b_g]):
+        torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="expected at most block_size=8 positions, got 9"):
+        _extend(_weights(model), [kv[:, :, :, :7] for kv in past1], parent[:2], tokens[:2], 8)

@@ -64,11 +64,14 @@ class SavedTensorMeter:
 
         def pack(t):
             try:
-                key = t.untyped_storage().data_ptr()
-                if key not in skip:
-                    storages[key] = max(storages.get(key, 0), t.untyped_storage().nbytes())
+                storage = t.untyped_storage()
             except RuntimeError:  # tensors without storage (e.g. sparse)
-                pass
+                return t
+            key = storage.data_ptr()
+            if key not in skip:
+                n = storage.nbytes()
+                if n > storages.get(key, 0):
+                    storages[key] = n
             return t
 
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
