@@ -13,8 +13,11 @@ We print milliseconds per step (wall, and process CPU time beside it), the ratio
 reward of the first and last steps of each run (the two should learn alike), and the machine load.
 Ours runs twice, as the chapters run it (``share_prefixes=False``, the default) and with the speed switch
 ``GRPOConfig(share_prefixes=True)`` (each distinct prompt and (prompt, answer so far) run once; equal up to
-float rounding). Ours: (time of ``train_grpo`` for n steps) / n after a warm-up run. TRL: the mean over
-steps 2..n+1 of the time between consecutive ``on_step_end`` callbacks (its setup and first step are left out).
+float rounding). Both libraries are timed the same way: the mean over steps 2..n+1 of the time between the
+ends of consecutive steps, so setup (model copies, trainer, optimizer) and the first step are left out of
+both (ours: ``GRPOTrainer.train(num_updates=1)`` called n+1 times, after a 2-step warm-up run; TRL: its
+``on_step_end`` callbacks). Before 2026-12-02 22:00 UTC ours was charged its setup and first step
+(about 1 ms per step over 10 steps) and TRL was not.
 
     .venv/bin/python benchmarks/bench_grpo_trl.py [--steps 10] [--sft-steps 300] [--seeds 11 12 13] [--no-trl] [--md grpo_trl.md]
 
@@ -39,7 +42,16 @@ import time
 import numpy as np
 import torch
 
-from ppo_grpo_lab.llm import AdditionTask, CharTokenizer, GPTConfig, GRPOConfig, SFTConfig, train_grpo, train_sft
+from ppo_grpo_lab.llm import (
+    AdditionTask,
+    CharTokenizer,
+    GPTConfig,
+    GRPOConfig,
+    GRPOTrainer,
+    SFTConfig,
+    train_grpo,
+    train_sft,
+)
 from ppo_grpo_lab.llm.hf import to_hf, tokenizer_to_hf
 
 B, G, MU, BETA, EPS, LR, TEMP = 128, 8, 1, 0.04, 0.2, 1e-4, 1.0
@@ -72,12 +84,15 @@ def run_ours(model, task, tok, steps: int, seed: int = 0, share: bool = False) -
     if share:
         cfg["share_prefixes"] = True
     train_grpo(copy.deepcopy(model), copy.deepcopy(model), task, tok, _config(GRPOConfig, num_updates=2, **cfg))
-    (w0, c0) = _clock()
-    hist = train_grpo(copy.deepcopy(model), copy.deepcopy(model), task, tok,
-                      _config(GRPOConfig, num_updates=steps, **cfg))
-    (w1, c1) = _clock()
-    rewards = list(hist.series("reward/mean")[1])
-    return {"wall_ms": 1e3 * (w1 - w0) / steps, "cpu_ms": 1e3 * (c1 - c0) / steps, "rewards": rewards}
+    trainer = GRPOTrainer(task, tok, _config(GRPOConfig, num_updates=steps + 1, **cfg), policy=copy.deepcopy(model),
+                          reference=copy.deepcopy(model))
+    marks = []  # (wall, CPU) at the end of each step, as TRL's on_step_end
+    for _ in range(steps + 1):
+        trainer.train(num_updates=1)
+        marks.append(_clock())
+    (w, c) = zip(*marks)
+    rewards = list(trainer.history.series("reward/mean")[1])[1:]  # steps 2..n+1, as TRL's
+    return {"wall_ms": 1e3 * (w[-1] - w[0]) / steps, "cpu_ms": 1e3 * (c[-1] - c[0]) / steps, "rewards": rewards}
 
 
 def run_trl(model, task, tok, steps: int, seed: int = 0) -> dict:

@@ -111,6 +111,7 @@ class GRPOTrainer(LMTrainer):
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate,  # share_prefixes: one
                                           fused=True if cfg.share_prefixes else None)  # fused kernel, not a loop
         self.meter = SavedTensorMeter([self.model, self.reference])
+        self._params = list(self.model.parameters())  # read once (each step clips and reduces their gradients)
         self.reward_start: float | None = None  # reward/mean of the first update (the watchdog's yardstick)
         self.collapsed_at: int | None = None  # first update the watchdog flagged
         self.sft_history = None
@@ -210,8 +211,8 @@ class GRPOTrainer(LMTrainer):
         weights = torch.stack([w if key == "loss/policy" else w_tok for key in keys])
         extra = torch.cat([torch.stack([stats[key] for key in keys]).to(loss.dtype) * weights,
                            (ent * w_tok).reshape(1).to(loss.dtype)])
-        summed = ddp.all_reduce_grads(self.model.parameters(), extra)  # one all-reduce: gradients + statistics
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+        summed = ddp.all_reduce_grads(self._params, extra)  # one all-reduce: gradients + statistics
+        grad_norm = torch.nn.utils.clip_grad_norm_(self._params, cfg.max_grad_norm)
         self.optimizer.step()
         return dict(zip(keys, summed[:-1])), summed[-1], grad_norm
 

@@ -49,18 +49,20 @@ class SavedTensorMeter:
     (saved by linear layers, already counted in :func:`state_bytes`) are skipped.
 
     Args:
-        exclude: modules whose parameters are not activations.
+        exclude: modules whose parameters are not activations (their parameters as of construction: the
+            list is read once, each parameter's storage at every ``measure``).
     """
 
     def __init__(self, exclude=()):
         self.peak = 0
         self.exclude = list(exclude)
+        self._excluded = [p for m in self.exclude for p in m.parameters()]  # read once: a step measures twice
 
     @contextmanager
     def measure(self):
         """Context manager: record the bytes of the tensors autograd saves inside it (peak kept)."""
         storages: dict[int, int] = {}
-        skip = {p.untyped_storage().data_ptr() for m in self.exclude for p in m.parameters()}
+        skip = {p.untyped_storage().data_ptr() for p in self._excluded}  # storages move with .to(device)
 
         def pack(t):
             try:
