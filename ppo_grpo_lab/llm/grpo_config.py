@@ -54,9 +54,9 @@ class GRPOConfig(TrainerConfig):
             log-prob passes are left out and finished answers stop running; Adam runs as one fused kernel
             (``fused=True``). The same function computed on fewer rows and in another order: results change
             only at float rounding (~1e-6), which can flip a sampled token and so move a run's numbers; the
-            chapters' numbers are those with it off. A step then takes ~0.55–0.65× the CPU time of a default
-            one, 0.31–0.42× TRL's (medians of four runs on a loaded machine; chapter 11's model, seeds 11–13;
-            benchmarks/README.md). A ``transformers`` policy raises a ValueError.
+            chapters' numbers are those with it off. A step then takes ~0.5× the CPU time of a default one,
+            0.26–0.28× TRL's (medians of two runs on a nearly quiet machine; chapter 11's model, seeds 11–13;
+            benchmarks/README.md §5). A ``transformers`` policy raises a ValueError.
     """
 
     ALIASES: ClassVar[dict[str, str]] = {"lr": "learning_rate", "mu": "update_epochs", "steps": "num_updates",
