@@ -12,14 +12,14 @@ Competitors, run one after the other in one process for every (task, seed), the 
   batch 64, 10 epochs, lr 3e-4, no normalisation), the run a reader gets out of the box;
 - ``ours``: what ``PPOTrainer(task)`` uses without a config, ``PPOConfig.for_env(task)``: ``PPOConfig()``'s
   defaults for discrete actions (8 envs x 128 steps, 4 epochs x 4 minibatches, lr 2.5e-3 annealed), and
-  ``PPOConfig.sample_efficient()`` for continuous ones (Pendulum, Hopper);
+  ``PPOConfig.sample_efficient(anneal_lr=False)`` for continuous ones (Pendulum, Hopper);
 - ``ours-sample``: ``PPOConfig.sample_efficient()``, the package's documented setting for an env that is
   expensive to step (SB3's epochs, minibatches and lr, observation and reward normalisation).
 
-Where both are the same config (continuous actions) it runs once and both rows hold that run. JSON files
-written before ``for_env`` existed ran ``PPOConfig()`` as ``ours`` on every task; ``--merge`` replaces their
-continuous tasks' ``ours`` runs by their ``ours-sample`` runs (the same config and seed: the same run) and
-keeps the old ones as ``ours-class`` (``PPOConfig()``), printed in a row of their own.
+Where both are the same config it runs once and both rows hold that run. JSON files written before
+``for_env`` existed ran ``PPOConfig()`` as ``ours`` on every task; ``--merge`` keeps their continuous tasks'
+``ours`` runs as ``ours-class`` (``PPOConfig()``), printed in a row of their own (list newer files first:
+for each task, budget and seed the first file that has it is used).
 
 Score = mean return of the last 10 training episodes finished before a cut (stochastic policy, the
 same measure for all). Two cuts per pair (ours vs sb3):
@@ -248,14 +248,17 @@ def main(argv=None) -> list[dict]:
 
 def _upgrade(result: dict) -> dict:
     """A result of a JSON file written before ``for_env`` ("ours" = ``PPOConfig()`` on every task), as the
-    script now writes it: on continuous-action tasks "ours" becomes the "ours-sample" run (the config ``for_env``
-    picks there) and the old run is kept as "ours-class".
+    script now writes it: on continuous-action tasks the old "ours" run becomes "ours-class", and "ours" is
+    the "ours-sample" run only if ``for_env`` picks that same config (otherwise the file has no "ours" run).
     """
-    if result.get("ours") == "for_env" or _config("ours", result["task"]) != _config("ours-sample", result["task"]):
+    from ppo_grpo_lab.ppo import PPOConfig
+    task = result["task"]
+    if result.get("ours") == "for_env" or _config("ours", task) == PPOConfig():
         return result
     runs, cmp = dict(result["runs"]), dict(result["compare"])
-    runs["ours-class"], cmp["ours-class"] = runs["ours"], cmp["ours"]
-    runs["ours"], cmp["ours"] = runs["ours-sample"], cmp["ours-sample"]
+    runs["ours-class"], cmp["ours-class"] = runs.pop("ours"), cmp.pop("ours")
+    if _config("ours", task) == _config("ours-sample", task):
+        runs["ours"], cmp["ours"] = runs["ours-sample"], cmp["ours-sample"]
     return {**result, "runs": runs, "compare": cmp, "ours": "for_env"}
 
 

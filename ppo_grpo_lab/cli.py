@@ -19,7 +19,8 @@ the metrics (the CSV's names) as TensorBoard event files, ``--wandb PROJECT`` to
 
 ``--set key=value`` sets one field of the trainer's config dataclass (``PPOConfig`` or
 ``GRPOConfig``; ``ppo`` starts from ``PPOConfig.for_env(env)``, the defaults for the env's action
-space: ``PPOConfig()`` for discrete actions, ``PPOConfig.sample_efficient()`` for Box actions; values are parsed as JSON where possible: ``3e-4``, ``true``, ``null``,
+space: ``PPOConfig()`` for discrete actions, ``PPOConfig.sample_efficient(anneal_lr=False)`` for Box
+actions; values are parsed as JSON where possible: ``3e-4``, ``true``, ``null``,
 ``[64, 64]``); ``--config`` reads a JSON object of such fields first.
 
 Exit status: 0 success; 1 the run failed (e.g. the loss became NaN) or a trainer is not
@@ -117,13 +118,15 @@ PPO_RESUMABLE = ("total_timesteps", "device")
 def _box_defaults() -> str:
     """For ``ppo --help``: the fields where an env with Box actions starts elsewhere (``PPOConfig.for_env``)."""
     try:
+        import gymnasium as gym
+
         from .ppo import PPOConfig
     except ImportError:
         return ""
-    base, box = PPOConfig().to_dict(), PPOConfig.sample_efficient().to_dict()
+    base, box = PPOConfig().to_dict(), PPOConfig.for_env(gym.spaces.Box(-1.0, 1.0, (1,))).to_dict()
     changed = ", ".join(f"{k}={v!r}" for k, v in box.items() if base[k] != v)
     return (f"\n  These are the defaults for discrete actions; an env with Box actions starts from\n"
-            f"  PPOConfig.sample_efficient(): {changed}.")
+            f"  PPOConfig.for_env(env), which changes: {changed}.")
 
 
 def _run_ppo(args) -> int:

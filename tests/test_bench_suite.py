@@ -18,11 +18,10 @@ def _old_result(task: str) -> dict:
             "compare": {n: bench.compare(runs[n], runs["sb3"], -1250.0) for n in ("ours", "ours-sample")}}
 
 
-def test_old_continuous_results_take_the_sample_efficient_run_as_ours():
-    new = bench._upgrade(_old_result("Pendulum-v1"))
-    assert new["runs"]["ours"] is new["runs"]["ours-sample"] and new["runs"]["ours-class"]["cpu"] == 2.0
-    assert new["compare"]["ours"]["ours_at_steps"] == -950.0  # mean of −1100 and −800
-    assert new["compare"]["ours-class"]["ours_at_steps"] == -1150.0
+def test_old_continuous_results_keep_their_class_default_runs_as_ours_class():
+    new = bench._upgrade(_old_result("Pendulum-v1"))  # for_env(Box) is not sample_efficient(): no "ours" run
+    assert set(new["runs"]) == {"sb3", "ours-sample", "ours-class"} and new["runs"]["ours-class"]["cpu"] == 2.0
+    assert new["compare"]["ours-class"]["ours_at_steps"] == -1150.0  # mean of −1100 and −1200
     assert bench._upgrade(new) is new  # already in the new form
 
 
@@ -31,8 +30,7 @@ def test_discrete_results_are_left_alone_and_rows_follow_the_runs():
     assert bench._upgrade(old) is old
     rows = bench.summarise([bench._upgrade(_old_result("Pendulum-v1")), old])
     assert [(r["task"], r["run"]) for r in rows] == [("CartPole-v1", "ours"), ("CartPole-v1", "ours-sample"),
-                                                      ("Pendulum-v1", "ours"), ("Pendulum-v1", "ours-sample"),
-                                                      ("Pendulum-v1", "ours-class")]
+                                                      ("Pendulum-v1", "ours-sample"), ("Pendulum-v1", "ours-class")]
     pend = rows[-1]
     assert pend["cpu_s"] == {"sb3": 10.0, "ours-class": 2.0}
     # cut at 2 CPU s: SB3 has finished no episode (its first ends at 2.5 s), so it scores as the random policy

@@ -1,7 +1,7 @@
 """Per-action-space defaults: ``PPOConfig.for_env`` and what ``PPOTrainer(env)`` and the CLI pick without a config.
 
-Discrete actions keep the class defaults (picked on CartPole-v1); Box actions get ``sample_efficient()``, because
-the class defaults do not learn Pendulum-v1 within 60k steps (benchmarks/README.md §2).
+Discrete actions keep the class defaults (picked on CartPole-v1); Box actions get ``sample_efficient()`` with a
+constant learning rate, because the class defaults do not learn Pendulum-v1 within 60k steps (benchmarks/README.md §2).
 """
 import json
 import warnings
@@ -22,20 +22,20 @@ def test_discrete_actions_keep_the_class_defaults(env):
 
 
 @pytest.mark.parametrize("env", ["Pendulum-v1", gym.spaces.Box(-1.0, 1.0, (2,))])
-def test_box_actions_get_the_sample_efficient_setting(env):
+def test_box_actions_get_the_sample_efficient_setting_with_a_constant_learning_rate(env):
     cfg = PPOConfig.for_env(env)
-    assert cfg == PPOConfig.sample_efficient() != PPOConfig()
+    assert cfg == PPOConfig.sample_efficient(anneal_lr=False) != PPOConfig()
     assert (cfg.update_epochs, cfg.minibatch_size, cfg.learning_rate, cfg.ent_coef) == (10, 64, 3e-4, 0.0)
-    assert cfg.norm_obs and cfg.norm_reward
-    tuned = PPOConfig.for_env(env, update_epochs=3, norm_reward=False)  # overrides win over the preset
-    assert (tuned.update_epochs, tuned.norm_reward, tuned.norm_obs) == (3, False, True)
+    assert cfg.norm_obs and cfg.norm_reward and not cfg.anneal_lr
+    tuned = PPOConfig.for_env(env, update_epochs=3, norm_reward=False, anneal_lr=True)  # overrides win
+    assert (tuned.update_epochs, tuned.norm_reward, tuned.norm_obs, tuned.anneal_lr) == (3, False, True, True)
 
 
 def test_for_env_reads_vector_envs_and_single_envs():
     vec = make_vec_env("Pendulum-v1", 2)
     single = gym.make("CartPole-v1")
     try:
-        assert PPOConfig.for_env(vec) == PPOConfig.sample_efficient()
+        assert PPOConfig.for_env(vec) == PPOConfig.sample_efficient(anneal_lr=False)
         assert PPOConfig.for_env(single) == PPOConfig()
     finally:
         vec.close()
@@ -54,7 +54,7 @@ def test_under_torchrun_continuous_defaults_leave_normalisation_off(monkeypatch)
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.warns(UserWarning, match="single process"):
         cfg = PPOConfig.for_env("Pendulum-v1")
-    assert cfg == PPOConfig.sample_efficient(norm_obs=False, norm_reward=False)
+    assert cfg == PPOConfig.sample_efficient(anneal_lr=False, norm_obs=False, norm_reward=False)
     with pytest.warns(UserWarning):  # an explicit request is kept (the trainer then explains why it refuses)
         assert PPOConfig.for_env("Pendulum-v1", norm_obs=True).norm_obs
     with warnings.catch_warnings():
@@ -63,7 +63,7 @@ def test_under_torchrun_continuous_defaults_leave_normalisation_off(monkeypatch)
 
 
 @pytest.mark.parametrize("env_id, expected", [("CartPole-v1", PPOConfig()),
-                                              ("Pendulum-v1", PPOConfig.sample_efficient())])
+                                              ("Pendulum-v1", PPOConfig.sample_efficient(anneal_lr=False))])
 def test_the_trainer_without_a_config_uses_for_env(env_id, expected):
     assert PPOTrainer(env_id).config == expected
     assert PPOTrainer(env_id=env_id).config == expected
@@ -95,21 +95,23 @@ def test_the_cli_starts_from_the_env_defaults(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_the_continuous_defaults_learn_pendulum():
-    """``PPOConfig.for_env("Pendulum-v1")`` (= ``sample_efficient()``) at 61,440 steps, seed 1. Measured: the
-    20-episode mean goes from −1174 after the first update to −938 (about 30 CPU s idle); the class defaults
-    stay near the random policy's −1200-−1270 at this budget (benchmarks/README.md §2)."""
+    """``PPOConfig.for_env("Pendulum-v1")`` (= ``sample_efficient(anneal_lr=False)``) at 61,440 steps, seed 1.
+    Measured: the 20-episode mean goes from −1174 after the first update to −230 (about 29 CPU s idle); with the
+    annealed preset it ends near −940, and the class defaults stay near the random policy's −1200-−1270 at this
+    budget (benchmarks/README.md §2)."""
     cfg = PPOConfig.for_env("Pendulum-v1", total_timesteps=61_440, seed=1, progress=False, device="cpu")
     trainer = PPOTrainer("Pendulum-v1", cfg)
     trainer.train(num_updates=1)
     first = trainer.mean_return(20)
     trainer.train()
     assert first < -1050, first
-    assert trainer.mean_return(20) > max(first + 150, -1050), (first, trainer.mean_return(20))
+    assert trainer.mean_return(20) > max(first + 400, -600), (first, trainer.mean_return(20))
 
 
 def test_the_cli_help_names_the_box_defaults():
     from ppo_grpo_lab.cli import _box_defaults
 
     text = _box_defaults()
-    assert "sample_efficient()" in text and "update_epochs=10" in text and "norm_obs=True" in text
+    assert "for_env(env)" in text and "update_epochs=10" in text and "norm_obs=True" in text
+    assert "anneal_lr=False" in text
     assert "gamma" not in text  # only the fields that differ from PPOConfig()

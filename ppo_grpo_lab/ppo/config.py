@@ -67,7 +67,7 @@ class PPOConfig(TrainerConfig, metaclass=_PPOAliasMeta):
     """Hyperparameters of :class:`ppo_grpo_lab.ppo.PPOTrainer` (defaults solve CartPole-v1).
 
     ``PPOTrainer(env)`` without a config uses :meth:`for_env`: these defaults for discrete actions,
-    :meth:`sample_efficient` for continuous (Box) actions.
+    :meth:`sample_efficient` with a constant learning rate for continuous (Box) actions.
 
     Rollout:
         num_envs: N, parallel environments; 4-64 on a CPU, thousands with a GPU env.
@@ -191,11 +191,12 @@ class PPOConfig(TrainerConfig, metaclass=_PPOAliasMeta):
         """The defaults for ``env``'s action space, the config ``PPOTrainer(env)`` uses when given none.
 
         - Discrete(A) actions: ``PPOConfig(**overrides)``, the class defaults (picked on CartPole-v1).
-        - Box actions (continuous control): :meth:`sample_efficient` ``(**overrides)``. The class defaults
-          do not learn Pendulum-v1 within 60k env steps (mean −1251, random policy −1270) and lose to
-          Stable-Baselines3 there at equal CPU time; the sample-efficient setting learns it (−944) and beats
-          SB3 on Pendulum and Hopper at equal env steps and at equal CPU time (``benchmarks/README.md`` §2).
-          Its observation and reward normalisation runs in one process only: under ``torchrun`` with
+        - Box actions (continuous control): :meth:`sample_efficient` with a constant learning rate
+          (``anneal_lr=False``, as Stable-Baselines3 and the PPO paper's MuJoCo runs), then ``overrides``.
+          The class defaults do not learn Pendulum-v1 within 60k env steps (mean −1251, random policy −1270)
+          and lose to SB3 there at equal CPU time; this setting learns Pendulum and Hopper and beats SB3's
+          defaults on both at equal CPU time and at equal env steps (``benchmarks/README.md`` §2). Its
+          observation and reward normalisation runs in one process only: under ``torchrun`` with
           ``WORLD_SIZE`` > 1 both are left off, with a warning.
 
         Args:
@@ -206,6 +207,7 @@ class PPOConfig(TrainerConfig, metaclass=_PPOAliasMeta):
         space = _action_space(env)
         if not isinstance(space, gym.spaces.Box):
             return cls(**overrides)
+        overrides = {"anneal_lr": False, **overrides}
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             kept = {k: overrides[k] for k in ("norm_obs", "norm_reward") if k in overrides}
             warnings.warn("PPOConfig.for_env: continuous actions get sample_efficient(), whose observation and "
