@@ -1,8 +1,9 @@
 """GRPO under torch.distributed (CPU, gloo, 2 processes) equals one process with the same batch.
 
-Each rank answers half of the questions; after a few GRPO steps (μ = 2, β > 0) both ranks must
-hold the parameters and the logged metrics of one process that answered all of them, for the
-sequence-mean (``grpo``, group scaling) and the token-mean (``dapo``, batch scaling) variants.
+Each rank answers half of the questions; after a few GRPO steps (β > 0) both ranks must hold the
+parameters and the logged metrics of one process that answered all of them, for the sequence-mean
+(``grpo``, group scaling) and the token-mean (``dapo``, batch scaling) variants at μ = 2, and for the
+``share_prefixes`` fast path at μ = 1 (sampling keeps the policy's graph, :mod:`ppo_grpo_lab.llm.rollout`).
 A run whose ranks sample with different seeds must end elsewhere.
 
 One parameter block is left out of the element-wise comparison: the attention's key bias. Its
@@ -25,13 +26,15 @@ from ppo_grpo_lab.llm import (
     CharTokenizer,
     GPTConfig,
     GRPOConfig,
+    GRPOTrainer,
     SFTConfig,
     TinyGPT,
     train_grpo,
     train_sft,
 )
 
-VARIANTS = [dict(aggregation="grpo", adv_scale="group"), dict(aggregation="dapo", adv_scale="batch", clip_eps_high=0.28)]
+VARIANTS = [dict(aggregation="grpo", adv_scale="group"), dict(aggregation="dapo", adv_scale="batch", clip_eps_high=0.28),
+            dict(aggregation="grpo", adv_scale="group", share_prefixes=True, update_epochs=1)]
 BASE = dict(num_updates=3, batch_size=32, group_size=8, update_epochs=2, beta=0.04, learning_rate=3e-3, seed=0, progress=False,
             eval_every=0, device="cpu")
 
@@ -112,6 +115,14 @@ def warm():
 def _spawn(tmp_path, state, misseed=False):
     mp.spawn(_worker, args=(_free_port(), state, str(tmp_path), misseed), nprocs=2, join=True)
     return [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in range(2)]
+
+
+def test_variants_cover_both_sampling_paths():
+    """The first two variants score the answers in separate log-prob passes; the third samples with the graph."""
+    tok, task, gcfg = _setup()
+    paths = [GRPOTrainer(task, tok, GRPOConfig(**{**BASE, **v}), policy=TinyGPT(gcfg), reference=TinyGPT(gcfg))
+             .samples_with_graph() for v in VARIANTS]
+    assert paths == [False, False, True]
 
 
 def test_two_processes_equal_one_process(tmp_path, warm):
