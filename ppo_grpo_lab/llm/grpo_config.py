@@ -55,7 +55,7 @@ class GRPOConfig(TrainerConfig):
             (``fused=True``). The same function computed on fewer rows and in another order: results change
             only at float rounding (~1e-6), which can flip a sampled token and so move a run's numbers; the
             chapters' numbers are those with it off. A step then takes ~0.5× the CPU time of a default one,
-            0.26–0.28× TRL's (medians of two runs on a nearly quiet machine; chapter 11's model, seeds 11–13;
+            0.26–0.28× TRL's (medians of three runs on quiet machines; chapter 11's model, seeds 11–13;
             benchmarks/README.md §5). A ``transformers`` policy raises a ValueError.
     """
 
